@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The state store: one JSON record per attachment, shared by relink (writes) and relinkd (reads).
+ *
+ *   <dir>/                          0700
+ *   <dir>/<network>/                0700, one directory per CNI network
+ *   <dir>/<network>/.lock           flock: ADD/DEL shared, GC exclusive
+ *   <dir>/<network>/<containerID>@<ifname>.json   0600, atomically replaced
+ *
+ * '@' cannot appear in a container ID, so the file name is unambiguous. Every name is validated
+ * before it becomes a path component; files are opened relative to directory fds with O_NOFOLLOW.
+ * All functions return 0 (or a positive count) on success, -errno on failure.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include "netconf/record.h"
+
+struct store;
+
+/* Open (and with create, make: mode 0700, parents included) the store directory. */
+int store_open(const char *dir, bool create, struct store **ret);
+void store_close(struct store *s);                 /* accepts NULL */
+static inline void store_closep(struct store **s) { store_close(*s); }
+
+/* Writable and consistent (STATUS): 0 or -errno with a reason in ret_reason (static string). */
+int store_usable(struct store *s, const char **ret_reason);
+
+/* Lock one network: shared for ADD/DEL, exclusive for GC. Returns an fd to close, or -errno. */
+int store_lock(struct store *s, const char *network, bool exclusive);
+
+int store_put(struct store *s, const struct record *r);
+/* -ENOENT when absent. */
+int store_get(struct store *s, const char *network, const char *container_id, const char *ifname,
+              struct record **ret);
+/* 0 when removed, -ENOENT when there was nothing to remove. */
+int store_remove(struct store *s, const char *network, const char *container_id, const char *ifname);
+
+/*
+ * Call fn for every readable record, of one network or of all (network == NULL).
+ * Unreadable/corrupt files are skipped (counted in *ret_skipped when non-NULL), never deleted.
+ * fn returns 0 to go on, > 0 to stop early, < 0 to abort with that error.
+ */
+int store_foreach(struct store *s, const char *network,
+                  int (*fn)(const struct record *r, void *userdata), void *userdata,
+                  unsigned *ret_skipped);

@@ -1,0 +1,74 @@
+#!/bin/bash
+# Run test suites and add up their results.
+#
+#   tests/run-all.sh                 unit, integration, conformance, e2e
+#   tests/run-all.sh unit e2e        only those
+#
+# Every suite is an executable that prints its own closing line "N passed, N failed";
+# this runner prints each suite's output, then one total line in the same form.
+# Exit status: 0 only when every suite ran and nothing failed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(unit integration conformance e2e)
+
+total_pass=0 total_fail=0 status=0
+run_suite() { # name command...
+	local name=$1 out rc line p f
+	shift
+	echo "=== $name"
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	rm -f "$out"
+	if [ -z "$line" ]; then
+		echo "--- $name: no result line (exit $rc): counted as 1 failure"
+		total_fail=$((total_fail + 1))
+		status=1
+		return
+	fi
+	p=${line%% passed*}
+	f=${line#*, }
+	f=${f%% failed*}
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	if [ "$f" -ne 0 ] || [ "$rc" -ne 0 ]; then
+		status=1
+		[ "$f" -eq 0 ] && { total_fail=$((total_fail + 1)); echo "--- $name: exit $rc"; }
+	fi
+}
+
+for s in "${suites[@]}"; do
+	case $s in
+	unit)
+		for t in build/tests/test_*; do
+			[ -x "$t" ] || continue
+			run_suite "unit/$(basename "$t")" tests/unit/cmocka-wrap.sh "$t"
+		done
+		;;
+	integration)
+		for t in tests/integration/t-*.sh; do
+			[ -e "$t" ] && run_suite "integration/$(basename "$t" .sh)" bash "$t"
+		done
+		;;
+	conformance)
+		run_suite conformance env RELINK="$ROOT/bin/relink" bash conformance/run.sh
+		;;
+	e2e)
+		for t in tests/e2e/t-*.sh; do
+			[ -e "$t" ] && run_suite "e2e/$(basename "$t" .sh)" bash "$t"
+		done
+		;;
+	*)
+		echo "run-all: unknown suite '$s'" >&2
+		exit 2
+		;;
+	esac
+done
+
+echo
+echo "$total_pass passed, $total_fail failed"
+exit $status
