@@ -64,19 +64,19 @@ all: $(BIN)/relink $(BIN)/relinkd
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call quiet,CC,$<)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BIN)/relink: $(PLUGIN_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(call quiet,LD,$@)$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkg_libs,$(PKGS_LIB))
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkg_libs,$(PKGS_LIB))
 
 $(BIN)/relinkd: $(TRIGGER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(call quiet,LD,$@)$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkg_libs,$(PKGS_RELINKD)) -lm
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkg_libs,$(PKGS_RELINKD)) -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(PLUGIN_LIBOBJ) $(TRIGGER_LIBOBJ)
 	@mkdir -p $(@D)
-	$(call quiet,LD,$@)$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ \
+	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ \
 		$(call pkg_libs,$(PKGS_RELINKD) cmocka) -lm
 
 setup:

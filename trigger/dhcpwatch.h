@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Observe the guest's DHCP on the pod side: a packet socket in the pod netns. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DHCP_DISCOVER 1
+#define DHCP_OFFER    2
+#define DHCP_REQUEST  3
+#define DHCP_DECLINE  4
+#define DHCP_ACK      5
+#define DHCP_NAK      6
+#define DHCP_RELEASE  7
+#define DHCP_INFORM   8
+
+struct dhcp_seen {
+        uint8_t msgtype;         /* option 53 */
+        char chaddr[18];         /* client MAC, lower case */
+        char yiaddr[16];         /* "" when 0.0.0.0 */
+        char requested[16];      /* option 50, "" when absent */
+        char server_id[16];      /* option 54, "" when absent (addition) */
+};
+
+/* Ethernet (optionally 802.1Q) / IPv4 / UDP 67|68 / BOOTP+cookie. 0 or -EINVAL if not DHCP. */
+int dhcp_parse_frame(const uint8_t *frame, size_t len, struct dhcp_seen *ret);
+/* AF_PACKET + BPF udp 67/68 on ifname inside netns_fd, nonblocking, cloexec. The calling thread's
+ * netns is always restored. 0 or -errno. */
+int dhcpwatch_open(int netns_fd, const char *ifname, int *ret_fd);
+/* Next DHCP frame; non-DHCP frames are skipped. 0, -EAGAIN when nothing pending, or -errno. */
+int dhcpwatch_read(int fd, struct dhcp_seen *ret);

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* What each NIC was configured for, stored in the domain's own metadata so it migrates with it.
+ * Element: <nics><nic pci=".." mac=".." mtu=".."><ip address=".." prefix=".." gateway=".."/>
+ *          <route dst=".." gw=".."/></nic></nics>
+ * Write it with virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, RELINK_META_KEY, RELINK_META_URI, ..)
+ * (libvirt adds the namespace); decode accepts what virDomainGetMetadata returns (namespaced root). */
+#pragma once
+
+#include <stddef.h>
+
+#include "trigger/decide.h"
+
+#define RELINK_META_URI "https://relink.dev/xmlns/relinkd/1"
+#define RELINK_META_KEY "relink"
+#define RELINK_META_MAX_NICS 64
+#define RELINK_META_MAX_BYTES (1024 * 1024)
+
+struct meta_nic { char pci[16]; struct nic_identity id; };
+
+int metadata_encode(const struct meta_nic *nics, size_t n, char **ret_xml);  /* 0 or -errno */
+/* 0, -EBADMSG (malformed, missing/invalid attributes, too many entries), -ENOMEM. ret may be NULL-with-n=0. */
+int metadata_decode(const char *xml, struct meta_nic **ret, size_t *ret_n);
+/* The entry for pci (NULL when absent). */
+const struct meta_nic *metadata_find(const struct meta_nic *nics, size_t n, const char *pci);
