@@ -76,7 +76,7 @@ $(BIN)/relinkd: $(TRIGGER_OBJ) $(LIB_OBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(PLUGIN_LIBOBJ) $(TRIGGER_LIBOBJ)
 	@mkdir -p $(@D)
-	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ \
+	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(call pkg_libs,$(PKGS_RELINKD) cmocka) -lm
 
 setup:

@@ -20,7 +20,8 @@ void nic_identity_from_record(const struct record *r, struct nic_identity *ret);
 /* True when both describe the same network (MAC case-insensitive, IP/route sets order-insensitive, MTU 0 = any). */
 bool nic_identity_equal(const struct nic_identity *a, const struct nic_identity *b);
 
-/* had == NULL: no metadata → assume the network changed. live_mac: the NIC's MAC in the live XML.
+/* had == NULL: no metadata → assume the network changed. live_mac: the NIC's MAC in the live XML
+ * (NULL/"" or an empty record MAC skip the MAC rule). Checks: MAC, then IPs, routes, MTU.
  * reason (may be NULL) gets a short human reason, e.g. "mac a→b", "ip 10.244.1.5/24 → 10.244.2.7/24". */
 enum action decide(const struct nic_identity *had, const char *live_mac, const struct record *now,
                    char *reason, size_t reason_size);

@@ -3,7 +3,7 @@
  * Element: <nics><nic pci=".." mac=".." mtu=".."><ip address=".." prefix=".." gateway=".."/>
  *          <route dst=".." gw=".."/></nic></nics>
  * Write it with virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, RELINK_META_KEY, RELINK_META_URI, ..)
- * (libvirt adds the namespace); decode accepts what virDomainGetMetadata returns (namespaced root). */
+ * (libvirt adds the namespace itself). */
 #pragma once
 
 #include <stddef.h>
@@ -17,8 +17,10 @@
 
 struct meta_nic { char pci[16]; struct nic_identity id; };
 
-int metadata_encode(const struct meta_nic *nics, size_t n, char **ret_xml);  /* 0 or -errno */
-/* 0, -EBADMSG (malformed, missing/invalid attributes, too many entries), -ENOMEM. ret may be NULL-with-n=0. */
+/* 0, or -EINVAL when an entry would not decode (empty/invalid pci or mac, bad address, duplicate pci). */
+int metadata_encode(const struct meta_nic *nics, size_t n, char **ret_xml);
+/* 0, -EBADMSG (malformed, missing/invalid attributes, too many entries), -ENOMEM. *ret is NULL when *ret_n is 0;
+ * free(*ret). Accepts the root with or without the RELINK_META_URI namespace (libvirt 9 returns it without). */
 int metadata_decode(const char *xml, struct meta_nic **ret, size_t *ret_n);
 /* The entry for pci (NULL when absent). */
 const struct meta_nic *metadata_find(const struct meta_nic *nics, size_t n, const char *pci);

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/nsfs.h>
+#include <linux/magic.h>
+
+#include "common/netns.h"
+#include "common/util.h"
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+int netns_open(const char *path, int *ret_fd) {
+        _cleanup_close_ int fd = -1;
+        struct statfs sfs;
+
+        if (!path || path[0] == '\0')
+                return -EINVAL;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstatfs(fd, &sfs) < 0)
+                return -errno;
+        if ((unsigned long)sfs.f_type != NSFS_MAGIC && (unsigned long)sfs.f_type != PROC_SUPER_MAGIC)
+                return -EINVAL;
+        int type = ioctl(fd, NS_GET_NSTYPE);
+        if (type >= 0 && type != CLONE_NEWNET)
+                return -EINVAL;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int netns_identity(int fd, uint64_t *ret_dev, uint64_t *ret_ino) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        *ret_dev = (uint64_t)st.st_dev;
+        *ret_ino = (uint64_t)st.st_ino;
+        return 0;
+}
+
+int netns_enter(int fd, int *ret_saved) {
+        _cleanup_close_ int saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+
+        if (saved < 0)
+                return -errno;
+        if (setns(fd, CLONE_NEWNET) < 0)
+                return -errno;
+        *ret_saved = TAKE_FD(saved);
+        return 0;
+}
+
+int netns_leave(int saved) {
+        int r = 0;
+
+        if (saved < 0)
+                return -EBADF;
+        if (setns(saved, CLONE_NEWNET) < 0)
+                r = -errno;
+        close(saved);
+        return r;
+}

@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+/* JSON encoding of struct record (schema in docs/record-schema.md). */
+#include <cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "common/util.h"
+#include "netconf/record.h"
+
+static void cjson_deletep(cJSON **p) { cJSON_Delete(*p); }
+#define _cleanup_cjson_ _cleanup_(cjson_deletep)
+
+bool record_name_valid(const char *s) {
+        size_t n;
+
+        if (!s || !isalnum((unsigned char)s[0]))
+                return false;
+        for (n = 0; s[n]; n++) {
+                unsigned char c = (unsigned char)s[n];
+                if (!isalnum(c) && c != '_' && c != '.' && c != '-')
+                        return false;
+                if (n >= RECORD_NAME_MAX)
+                        return false;
+        }
+        return true;
+}
+
+bool record_ifname_valid(const char *s) {
+        size_t n;
+
+        if (!s || !s[0] || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (n = 0; s[n]; n++) {
+                unsigned char c = (unsigned char)s[n];
+                if (c == '/' || c == ':' || isspace(c) || c < 0x20 || c == 0x7f)
+                        return false;
+                if (n >= IFNAMSIZ - 1)
+                        return false;
+        }
+        return true;
+}
+
+/* ---- encode ---- */
+
+static int add_str(cJSON *o, const char *k, const char *v) {
+        return cJSON_AddStringToObject(o, k, v) ? 0 : -ENOMEM;
+}
+
+static int add_num(cJSON *o, const char *k, double v) {
+        return cJSON_AddNumberToObject(o, k, v) ? 0 : -ENOMEM;
+}
+
+static int add_item(cJSON *o, const char *k, cJSON *item) {
+        if (!item)
+                return -ENOMEM;
+        if (!cJSON_AddItemToObject(o, k, item)) {
+                cJSON_Delete(item);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int append(cJSON *a, cJSON *item) {
+        if (!item)
+                return -ENOMEM;
+        if (!cJSON_AddItemToArray(a, item)) {
+                cJSON_Delete(item);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static cJSON *search_array(const struct record *r) {
+        const size_t n = r->n_dns_search < RECORD_MAX_DNS ? r->n_dns_search : RECORD_MAX_DNS;
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; a && i < n; i++)
+                if (append(a, cJSON_CreateString(r->dns_search[i])) < 0) {
+                        cJSON_Delete(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static cJSON *ns_array(const struct record *r) {
+        const size_t n = r->n_dns_nameservers < RECORD_MAX_DNS ? r->n_dns_nameservers : RECORD_MAX_DNS;
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; a && i < n; i++)
+                if (append(a, cJSON_CreateString(r->dns_nameservers[i])) < 0) {
+                        cJSON_Delete(a);
+                        return NULL;
+                }
+        return a;
+}
+
+static void format_time(int64_t t, char buf[32]) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+
+        if (!gmtime_r(&tt, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                strcpy(buf, "1970-01-01T00:00:00Z");
+}
+
+int record_to_json(const struct record *r, char **ret_json) {
+        _cleanup_cjson_ cJSON *o = cJSON_CreateObject();
+        cJSON *netns, *ips, *routes, *dns, *pod;
+        char created[32];
+        int k = 0;
+
+        if (!o)
+                return -ENOMEM;
+        k |= add_num(o, "schema", r->schema ? r->schema : RECORD_SCHEMA);
+        k |= add_str(o, "network", r->network);
+        k |= add_str(o, "containerID", r->container_id);
+        k |= add_str(o, "ifname", r->ifname);
+        k |= add_num(o, "ifindex", r->ifindex);
+        k |= add_item(o, "netns", netns = cJSON_CreateObject());
+        if (k < 0)
+                return -ENOMEM;
+        k |= add_str(netns, "path", r->netns_path);
+        k |= add_num(netns, "dev", (double)r->netns_dev);
+        k |= add_num(netns, "ino", (double)r->netns_ino);
+        k |= add_str(o, "mac", r->mac);
+        k |= add_num(o, "mtu", r->mtu);
+        k |= add_item(o, "ips", ips = cJSON_CreateArray());
+        if (k < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_ips && i < RECORD_MAX_IPS; i++) {
+                cJSON *ip = cJSON_CreateObject();
+                if (append(ips, ip) < 0)
+                        return -ENOMEM;
+                k |= add_num(ip, "family", r->ips[i].family == AF_INET6 ? 6 : 4);
+                k |= add_str(ip, "address", r->ips[i].address);
+                k |= add_num(ip, "prefix", r->ips[i].prefix);
+                if (r->ips[i].gateway[0])
+                        k |= add_str(ip, "gateway", r->ips[i].gateway);
+        }
+        k |= add_item(o, "routes", routes = cJSON_CreateArray());
+        if (k < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_routes && i < RECORD_MAX_ROUTES; i++) {
+                cJSON *rt = cJSON_CreateObject();
+                if (append(routes, rt) < 0)
+                        return -ENOMEM;
+                k |= add_str(rt, "dst", r->routes[i].dst);
+                if (r->routes[i].gw[0])
+                        k |= add_str(rt, "gw", r->routes[i].gw);
+        }
+        k |= add_item(o, "dns", dns = cJSON_CreateObject());
+        if (k < 0)
+                return -ENOMEM;
+        k |= add_item(dns, "nameservers", ns_array(r));
+        k |= add_str(dns, "domain", r->dns_domain);
+        k |= add_item(dns, "search", search_array(r));
+        k |= add_item(o, "pod", pod = cJSON_CreateObject());
+        if (k < 0)
+                return -ENOMEM;
+        k |= add_str(pod, "namespace", r->pod_namespace);
+        k |= add_str(pod, "name", r->pod_name);
+        k |= add_str(pod, "uid", r->pod_uid);
+        k |= add_str(pod, "infraContainerID", r->pod_infra_container_id);
+        k |= add_str(o, "vm", r->vm);
+        k |= add_str(o, "cniVersion", r->cni_version);
+        format_time(r->created, created);
+        k |= add_str(o, "created", created);
+        if (k < 0)
+                return -ENOMEM;
+
+        char *s = cJSON_Print(o);
+        if (!s)
+                return -ENOMEM;
+        *ret_json = s;
+        return 0;
+}
+
+/* ---- decode ---- */
+
+/* Optional string: absent leaves dst ""; wrong type or too long is -EBADMSG. */
+static int get_str(const cJSON *o, const char *k, char *dst, size_t size, bool required) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+        if (!v)
+                return required ? -EBADMSG : 0;
+        if (!cJSON_IsString(v) || !v->valuestring)
+                return -EBADMSG;
+        return strcpy_bounded(dst, size, v->valuestring) < 0 ? -EBADMSG : 0;
+}
+
+static int get_uint(const cJSON *o, const char *k, double max, double *ret) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+        *ret = 0;
+        if (!v)
+                return 0;
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > max ||
+            v->valuedouble != floor(v->valuedouble))
+                return -EBADMSG;
+        *ret = v->valuedouble;
+        return 0;
+}
+
+static int get_array(const cJSON *o, const char *k, const cJSON **ret) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+        *ret = NULL;
+        if (!v || cJSON_IsNull(v))
+                return 0;
+        if (!cJSON_IsArray(v))
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+/* One JSON value followed only by whitespace. */
+static cJSON *parse_strict(const char *buf, size_t len) {
+        const char *end = NULL;
+        cJSON *o;
+
+        if (len == 0 || memchr(buf, '\0', len))
+                return NULL;
+        o = cJSON_ParseWithLengthOpts(buf, len, &end, false);
+        for (; o && end && end < buf + len; end++)
+                if (!isspace((unsigned char)*end)) {
+                        cJSON_Delete(o);
+                        return NULL;
+                }
+        return o;
+}
+
+static int parse_time(const char *s, int64_t *ret) {
+        struct tm tm = {0};
+        const char *end;
+
+        if (!s[0]) {
+                *ret = 0;
+                return 0;
+        }
+        end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (!end || *end)
+                return -EBADMSG;
+        *ret = (int64_t)timegm(&tm);
+        return 0;
+}
+
+int record_from_json(const char *buf, size_t len, struct record **ret) {
+        _cleanup_cjson_ cJSON *o = NULL;
+        _cleanup_free_ struct record *r = NULL;
+        const cJSON *netns, *a, *it, *dns, *pod;
+        char created[64] = "";
+        double d;
+        int k = 0;
+
+        o = parse_strict(buf, len);
+        if (!o || !cJSON_IsObject(o))
+                return -EBADMSG;
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+
+        const cJSON *schema = cJSON_GetObjectItemCaseSensitive(o, "schema");
+        if (!cJSON_IsNumber(schema))
+                return -EBADMSG;
+        if (schema->valuedouble != RECORD_SCHEMA)
+                return -EPROTONOSUPPORT;
+        r->schema = RECORD_SCHEMA;
+
+        k |= get_str(o, "network", r->network, sizeof(r->network), true);
+        k |= get_str(o, "containerID", r->container_id, sizeof(r->container_id), true);
+        k |= get_str(o, "ifname", r->ifname, sizeof(r->ifname), true);
+        k |= get_uint(o, "ifindex", INT32_MAX, &d);
+        r->ifindex = (int)d;
+        k |= get_str(o, "mac", r->mac, sizeof(r->mac), false);
+        k |= get_uint(o, "mtu", UINT32_MAX, &d);
+        r->mtu = (unsigned)d;
+        k |= get_str(o, "vm", r->vm, sizeof(r->vm), false);
+        k |= get_str(o, "cniVersion", r->cni_version, sizeof(r->cni_version), false);
+        k |= get_str(o, "created", created, sizeof(created), false);
+        if (k < 0)
+                return -EBADMSG;
+        if (!record_name_valid(r->network) || !record_name_valid(r->container_id) ||
+            !record_ifname_valid(r->ifname))
+                return -EBADMSG;
+        if (parse_time(created, &r->created) < 0)
+                return -EBADMSG;
+
+        netns = cJSON_GetObjectItemCaseSensitive(o, "netns");
+        if (netns) {
+                if (!cJSON_IsObject(netns))
+                        return -EBADMSG;
+                k |= get_str(netns, "path", r->netns_path, sizeof(r->netns_path), false);
+                k |= get_uint(netns, "dev", 9007199254740992.0, &d);
+                r->netns_dev = (uint64_t)d;
+                k |= get_uint(netns, "ino", 9007199254740992.0, &d);
+                r->netns_ino = (uint64_t)d;
+        }
+
+        k |= get_array(o, "ips", &a);
+        if (k < 0)
+                return -EBADMSG;
+        cJSON_ArrayForEach(it, a) {
+                struct record_ip *ip;
+                unsigned char bin[16];
+
+                if (r->n_ips >= RECORD_MAX_IPS || !cJSON_IsObject(it))
+                        return -EBADMSG;
+                ip = &r->ips[r->n_ips++];
+                k |= get_uint(it, "family", 6, &d);
+                ip->family = d == 6 ? AF_INET6 : AF_INET;
+                k |= get_str(it, "address", ip->address, sizeof(ip->address), true);
+                k |= get_uint(it, "prefix", ip->family == AF_INET6 ? 128 : 32, &d);
+                ip->prefix = (unsigned)d;
+                k |= get_str(it, "gateway", ip->gateway, sizeof(ip->gateway), false);
+                if (k < 0 || inet_pton(ip->family, ip->address, bin) != 1)
+                        return -EBADMSG;
+        }
+
+        k |= get_array(o, "routes", &a);
+        if (k < 0)
+                return -EBADMSG;
+        cJSON_ArrayForEach(it, a) {
+                struct record_route *rt;
+
+                if (r->n_routes >= RECORD_MAX_ROUTES || !cJSON_IsObject(it))
+                        return -EBADMSG;
+                rt = &r->routes[r->n_routes++];
+                k |= get_str(it, "dst", rt->dst, sizeof(rt->dst), true);
+                k |= get_str(it, "gw", rt->gw, sizeof(rt->gw), false);
+        }
+
+        dns = cJSON_GetObjectItemCaseSensitive(o, "dns");
+        if (dns) {
+                if (!cJSON_IsObject(dns))
+                        return -EBADMSG;
+                k |= get_str(dns, "domain", r->dns_domain, sizeof(r->dns_domain), false);
+                k |= get_array(dns, "nameservers", &a);
+                if (k < 0)
+                        return -EBADMSG;
+                cJSON_ArrayForEach(it, a) {
+                        if (r->n_dns_nameservers >= RECORD_MAX_DNS || !cJSON_IsString(it) ||
+                            strcpy_bounded(r->dns_nameservers[r->n_dns_nameservers++], RECORD_ADDR_MAX,
+                                           it->valuestring) < 0)
+                                return -EBADMSG;
+                }
+                k |= get_array(dns, "search", &a);
+                if (k < 0)
+                        return -EBADMSG;
+                cJSON_ArrayForEach(it, a) {
+                        if (r->n_dns_search >= RECORD_MAX_DNS || !cJSON_IsString(it) ||
+                            strcpy_bounded(r->dns_search[r->n_dns_search++], 254, it->valuestring) < 0)
+                                return -EBADMSG;
+                }
+        }
+
+        pod = cJSON_GetObjectItemCaseSensitive(o, "pod");
+        if (pod) {
+                if (!cJSON_IsObject(pod))
+                        return -EBADMSG;
+                k |= get_str(pod, "namespace", r->pod_namespace, sizeof(r->pod_namespace), false);
+                k |= get_str(pod, "name", r->pod_name, sizeof(r->pod_name), false);
+                k |= get_str(pod, "uid", r->pod_uid, sizeof(r->pod_uid), false);
+                k |= get_str(pod, "infraContainerID", r->pod_infra_container_id,
+                             sizeof(r->pod_infra_container_id), false);
+        }
+        if (k < 0)
+                return -EBADMSG;
+
+        *ret = TAKE_PTR(r);
+        return 0;
+}

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/* The state store (layout and rules in store.h). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/fileio.h"
+#include "common/util.h"
+#include "netconf/store.h"
+
+#define LOCK_FILE        ".lock"
+#define LOCK_TIMEOUT_MS  10000
+
+struct store {
+        int dir_fd;
+        bool create;
+};
+
+static int mkdir_p(const char *dir) {
+        char path[PATH_MAX];
+
+        if (strcpy_bounded(path, sizeof(path), dir) < 0)
+                return -ENAMETOOLONG;
+        for (char *p = path + 1;; p++) {
+                if (*p != '/' && *p != '\0')
+                        continue;
+                char c = *p;
+                *p = '\0';
+                if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = c;
+                if (c == '\0')
+                        return 0;
+        }
+}
+
+int store_open(const char *dir, bool create, struct store **ret) {
+        _cleanup_close_ int fd = -1;
+        struct store *s;
+
+        if (!dir || dir[0] != '/')
+                return -EINVAL;
+        if (create) {
+                int r = mkdir_p(dir);
+                if (r < 0)
+                        return r;
+        }
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->dir_fd = TAKE_FD(fd);
+        s->create = create;
+        *ret = s;
+        return 0;
+}
+
+void store_close(struct store *s) {
+        if (!s)
+                return;
+        if (s->dir_fd >= 0)
+                close(s->dir_fd);
+        free(s);
+}
+
+/* Open (and, when the store was opened for writing, create) one network's directory. */
+static int network_dir(struct store *s, const char *network, bool create, int *ret_fd) {
+        int fd;
+
+        if (!record_name_valid(network))
+                return -EINVAL;
+        if (create && mkdirat(s->dir_fd, network, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        fd = openat(s->dir_fd, network, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOTDIR ? -ELOOP : -errno;
+        *ret_fd = fd;
+        return 0;
+}
+
+static int record_file_name(const char *container_id, const char *ifname, char *buf, size_t size) {
+        if (!record_name_valid(container_id) || !record_ifname_valid(ifname))
+                return -EINVAL;
+        int n = snprintf(buf, size, "%s@%s.json", container_id, ifname);
+        if (n < 0 || (size_t)n >= size || n > NAME_MAX)
+                return -ENAMETOOLONG;
+        return 0;
+}
+
+int store_usable(struct store *s, const char **ret_reason) {
+        static const char probe_data[] = "{}\n";
+        char probe[64];
+        struct stat st;
+        int r;
+
+        *ret_reason = NULL;
+        if (!s) {
+                *ret_reason = "state directory is not open";
+                return -EBADF;
+        }
+        if (fstat(s->dir_fd, &st) < 0) {
+                *ret_reason = "cannot stat the state directory";
+                return -errno;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                *ret_reason = "state directory is not a directory";
+                return -ENOTDIR;
+        }
+        snprintf(probe, sizeof(probe), ".probe-%ld", (long)getpid());
+        r = write_atomic_at(s->dir_fd, probe, probe_data, sizeof(probe_data) - 1, 0600, false);
+        if (r < 0) {
+                *ret_reason = "state directory is not writable";
+                return r;
+        }
+        if (unlinkat(s->dir_fd, probe, 0) < 0) {
+                *ret_reason = "cannot remove files in the state directory";
+                return -errno;
+        }
+        return 0;
+}
+
+int store_lock(struct store *s, const char *network, bool exclusive) {
+        _cleanup_close_ int dfd = -1, fd = -1;
+        struct timespec pause = { 0, 2 * 1000 * 1000 };
+        int r;
+
+        r = network_dir(s, network, s->create, &dfd);
+        if (r < 0)
+                return r;
+        fd = openat(dfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        for (unsigned waited = 0;; waited += 2) {
+                if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+                        break;
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return -errno;
+                if (waited >= LOCK_TIMEOUT_MS)
+                        return -EAGAIN;
+                nanosleep(&pause, NULL);
+        }
+        return TAKE_FD(fd);
+}
+
+int store_put(struct store *s, const struct record *r) {
+        _cleanup_close_ int dfd = -1;
+        _cleanup_free_ char *json = NULL;
+        char name[NAME_MAX + 1];
+        int k;
+
+        k = record_file_name(r->container_id, r->ifname, name, sizeof(name));
+        if (k < 0)
+                return k;
+        k = network_dir(s, r->network, true, &dfd);
+        if (k < 0)
+                return k;
+        k = record_to_json(r, &json);
+        if (k < 0)
+                return k;
+        /* /run is tmpfs: records describe live pods only, fsync buys nothing there. */
+        return write_atomic_at(dfd, name, json, strlen(json), 0600, false);
+}
+
+static int load_at(int dfd, const char *name, struct record **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = read_full_at(dfd, name, RECORD_MAX_BYTES, &buf, &len);
+        if (r < 0)
+                return r;
+        return record_from_json(buf, len, ret);
+}
+
+int store_get(struct store *s, const char *network, const char *container_id, const char *ifname,
+              struct record **ret) {
+        _cleanup_close_ int dfd = -1;
+        _cleanup_free_ struct record *r = NULL;
+        char name[NAME_MAX + 1];
+        int k;
+
+        k = record_file_name(container_id, ifname, name, sizeof(name));
+        if (k < 0)
+                return k;
+        k = network_dir(s, network, false, &dfd);
+        if (k < 0)
+                return k;
+        k = load_at(dfd, name, &r);
+        if (k < 0)
+                return k;
+        if (!streq(r->network, network) || !streq(r->container_id, container_id) || !streq(r->ifname, ifname))
+                return -EBADMSG;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int store_remove(struct store *s, const char *network, const char *container_id, const char *ifname) {
+        _cleanup_close_ int dfd = -1;
+        char name[NAME_MAX + 1];
+        int k;
+
+        k = record_file_name(container_id, ifname, name, sizeof(name));
+        if (k < 0)
+                return k;
+        k = network_dir(s, network, false, &dfd);
+        if (k < 0)
+                return k;
+        if (unlinkat(dfd, name, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+/* Records of one network directory; returns the number of records visited or fn's non-zero value. */
+static int foreach_in(struct store *s, const char *network, int (*fn)(const struct record *r, void *userdata),
+                      void *userdata, unsigned *skipped, unsigned *visited) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        int dfd, k;
+        struct dirent *de;
+
+        k = network_dir(s, network, false, &dfd);
+        if (k < 0)
+                return k;
+        d = fdopendir(dfd);
+        if (!d) {
+                k = -errno;
+                close(dfd);
+                return k;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                _cleanup_free_ struct record *r = NULL;
+                char expect[NAME_MAX + 1];
+                size_t n = strlen(de->d_name);
+
+                if (de->d_name[0] == '.' || n <= 5 || !streq(de->d_name + n - 5, ".json"))
+                        continue;
+                if (load_at(dirfd(d), de->d_name, &r) < 0 ||
+                    !streq(r->network, network) ||
+                    record_file_name(r->container_id, r->ifname, expect, sizeof(expect)) < 0 ||
+                    !streq(expect, de->d_name)) {
+                        (*skipped)++;
+                        continue;
+                }
+                (*visited)++;
+                k = fn(r, userdata);
+                if (k != 0)
+                        return k;
+        }
+        return errno > 0 ? -errno : 0;
+}
+
+int store_foreach(struct store *s, const char *network,
+                  int (*fn)(const struct record *r, void *userdata), void *userdata,
+                  unsigned *ret_skipped) {
+        unsigned skipped = 0, visited = 0;
+        int k = 0;
+
+        if (network) {
+                k = foreach_in(s, network, fn, userdata, &skipped, &visited);
+                if (k == -ENOENT)
+                        k = 0;
+        } else {
+                _cleanup_(closedirp) DIR *d = NULL;
+                struct dirent *de;
+                int fd = openat(s->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+                if (fd < 0)
+                        return -errno;
+                d = fdopendir(fd);
+                if (!d) {
+                        k = -errno;
+                        close(fd);
+                        return k;
+                }
+                while ((errno = 0, de = readdir(d))) {
+                        if (!record_name_valid(de->d_name))
+                                continue;
+                        k = foreach_in(s, de->d_name, fn, userdata, &skipped, &visited);
+                        if (k == -ENOENT || k == -ENOTDIR || k == -ELOOP) {
+                                k = 0;
+                                continue;
+                        }
+                        if (k != 0)
+                                break;
+                }
+                if (k == 0 && errno > 0)
+                        k = -errno;
+        }
+        if (ret_skipped)
+                *ret_skipped = skipped;
+        if (k < 0)
+                return k;
+        return k > 0 ? k : (int)visited;
+}

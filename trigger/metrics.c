@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* Counters and histograms rendered in the Prometheus text exposition format. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fileio.h"
+#include "common/util.h"
+#include "trigger/metrics.h"
+
+static const double renewal_bounds[] = { 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60 };
+static const double first_call_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1 };
+
+struct metrics relinkd_metrics;
+static char *metrics_path;
+
+void metrics_init(struct metrics *m) {
+        memset(m, 0, sizeof(*m));
+        m->renewal.bounds = renewal_bounds;
+        m->renewal.n_bounds = ARRAY_SIZE(renewal_bounds);
+        m->first_call.bounds = first_call_bounds;
+        m->first_call.n_bounds = ARRAY_SIZE(first_call_bounds);
+}
+
+void histogram_observe(struct histogram *h, double v) {
+        size_t i;
+
+        for (i = 0; i < h->n_bounds && v > h->bounds[i]; i++)
+                ;
+        h->counts[i]++;      /* i == n_bounds: the +Inf bucket */
+        h->count++;
+        h->sum += v;
+}
+
+const char *action_result_to_string(enum action_result r) {
+        switch (r) {
+        case RESULT_VERIFIED:
+                return "verified";
+        case RESULT_ESCALATED:
+                return "escalated";
+        case RESULT_FAILED:
+                return "failed";
+        case RESULT_ABORTED:
+                return "aborted";
+        case _RESULT_MAX:
+                break;
+        }
+        return "unknown";
+}
+
+struct buf {
+        char *s;
+        size_t len, size;
+        bool oom;
+};
+
+static void __attribute__((format(printf, 2, 3))) put(struct buf *b, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        if (b->oom)
+                return;
+        for (;;) {
+                va_start(ap, fmt);
+                n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->size - b->len : 0, fmt, ap);
+                va_end(ap);
+                if (n < 0) {
+                        b->oom = true;
+                        return;
+                }
+                if (b->s && b->len + (size_t) n < b->size) {
+                        b->len += (size_t) n;
+                        return;
+                }
+                size_t size = (b->size ? b->size * 2 : 4096) + (size_t) n;
+                char *s = realloc(b->s, size);
+                if (!s) {
+                        b->oom = true;
+                        return;
+                }
+                b->s = s;
+                b->size = size;
+        }
+}
+
+static void put_histogram(struct buf *b, const char *name, const char *help, const struct histogram *h) {
+        uint64_t cum = 0;
+
+        put(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+        for (size_t i = 0; i < h->n_bounds; i++) {
+                cum += h->counts[i];
+                put(b, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i], (unsigned long long) cum);
+        }
+        put(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long) h->count);
+        put(b, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name, (unsigned long long) h->count);
+}
+
+int metrics_render(const struct metrics *m, char **ret) {
+        static const enum action kinds[] = { ACTION_FLAP, ACTION_REATTACH };
+        static const enum action decisions[] = { ACTION_NONE, ACTION_FLAP, ACTION_REATTACH };
+        struct buf b = {};
+
+        put(&b, "# HELP relinkd_actions_total Actions on guest NICs by kind and result.\n"
+                "# TYPE relinkd_actions_total counter\n");
+        for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+                for (int r = 0; r < _RESULT_MAX; r++)
+                        put(&b, "relinkd_actions_total{kind=\"%s\",result=\"%s\"} %llu\n",
+                            action_to_string(kinds[k]), action_result_to_string((enum action_result) r),
+                            (unsigned long long) m->actions[kinds[k]][r]);
+        put(&b, "# HELP relinkd_decisions_total Decisions taken for migrated guest NICs.\n"
+                "# TYPE relinkd_decisions_total counter\n");
+        for (size_t d = 0; d < ARRAY_SIZE(decisions); d++)
+                put(&b, "relinkd_decisions_total{decision=\"%s\"} %llu\n", action_to_string(decisions[d]),
+                    (unsigned long long) m->decisions[decisions[d]]);
+        put_histogram(&b, "relinkd_renewal_seconds",
+                      "Time from the migration completion event to the guest's verified DHCP renewal.",
+                      &m->renewal);
+        put_histogram(&b, "relinkd_event_to_first_call_seconds",
+                      "Time from the migration completion event to relinkd's first libvirt call for it.",
+                      &m->first_call);
+        put(&b, "# HELP relinkd_connections libvirt connections open now.\n"
+                "# TYPE relinkd_connections gauge\nrelinkd_connections %u\n", m->connections);
+        put(&b, "# HELP relinkd_connections_followed libvirt daemons followed (open or reconnecting).\n"
+                "# TYPE relinkd_connections_followed gauge\nrelinkd_connections_followed %u\n",
+            m->connections_known);
+        put(&b, "# HELP relinkd_connect_failures_total Failed attempts to open a libvirt connection.\n"
+                "# TYPE relinkd_connect_failures_total counter\nrelinkd_connect_failures_total %llu\n",
+            (unsigned long long) m->connect_failures);
+        if (b.oom) {
+                free(b.s);
+                return -ENOMEM;
+        }
+        *ret = b.s;
+        return 0;
+}
+
+int metrics_open(const char *path) {
+        metrics_init(&relinkd_metrics);
+        free(metrics_path);
+        metrics_path = NULL;
+        if (!path)
+                return 0;
+        metrics_path = strdup(path);
+        return metrics_path ? 0 : -ENOMEM;
+}
+
+int metrics_flush(void) {
+        _cleanup_free_ char *text = NULL, *d = NULL, *f = NULL;
+        _cleanup_close_ int dfd = -1;
+        int r;
+
+        if (!metrics_path)
+                return 0;
+        r = metrics_render(&relinkd_metrics, &text);
+        if (r < 0)
+                return r;
+        d = strdup(metrics_path);
+        f = strdup(metrics_path);
+        if (!d || !f)
+                return -ENOMEM;
+        dfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        return write_atomic_at(dfd, basename(f), text, strlen(text), 0644, false);
+}

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/* relinkd options: getopt_long into struct opts, the usage text, URI → socket path. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/uri.h>
+
+#include "common/util.h"
+#include "trigger/options.h"
+
+#define SYSTEM_SOCKET "/run/libvirt/libvirt-sock"
+
+const struct opts *relinkd_cfg;
+
+enum {
+        OPT_STATE_DIR = 0x100, OPT_CONNECT, OPT_NETNS, OPT_WATCH, OPT_HOLD, OPT_VERIFY, OPT_VERIFY_REATTACH,
+        OPT_DETACH_TIMEOUT, OPT_RESCAN, OPT_BACKOFF_MAX, OPT_METRICS, OPT_LOG_LEVEL, OPT_NO_ESCALATE,
+        OPT_DRY_RUN, OPT_HELP,
+};
+
+static const struct option long_options[] = {
+        { "state-dir",          required_argument, NULL, OPT_STATE_DIR },
+        { "connect",            required_argument, NULL, OPT_CONNECT },
+        { "netns",              required_argument, NULL, OPT_NETNS },
+        { "watch",              required_argument, NULL, OPT_WATCH },
+        { "hold-ms",            required_argument, NULL, OPT_HOLD },
+        { "verify-ms",          required_argument, NULL, OPT_VERIFY },
+        { "reattach-verify-ms", required_argument, NULL, OPT_VERIFY_REATTACH },
+        { "detach-timeout-ms",  required_argument, NULL, OPT_DETACH_TIMEOUT },
+        { "rescan-ms",          required_argument, NULL, OPT_RESCAN },
+        { "backoff-max-ms",     required_argument, NULL, OPT_BACKOFF_MAX },
+        { "metrics-file",       required_argument, NULL, OPT_METRICS },
+        { "log-level",          required_argument, NULL, OPT_LOG_LEVEL },
+        { "no-escalate",        no_argument,       NULL, OPT_NO_ESCALATE },
+        { "dry-run",            no_argument,       NULL, OPT_DRY_RUN },
+        { "help",               no_argument,       NULL, OPT_HELP },
+        {}
+};
+
+void opts_usage(FILE *f) {
+        fprintf(f,
+"Usage: relinkd --state-dir DIR [--connect URI [--netns PATH]]... [--watch GLOB]... [OPTION]...\n"
+"\n"
+"Node daemon of relink. It follows the libvirt daemons of the node's VM pods and, when an incoming\n"
+"live migration completes on this node (lifecycle event RESUMED/MIGRATED; for post-copy, once the\n"
+"post-copy phase has finished), makes every guest NIC bound to a recorded pod interface pick up the\n"
+"target pod's network:\n"
+"  - MAC of the NIC differs from the record  → detach the NIC, wait for DEVICE_REMOVED, attach it again\n"
+"                                              with the record's MAC at the same PCI address;\n"
+"  - MAC equal, IP/gateway/routes/MTU differ  → link down, hold, link up (the guest re-runs DHCP);\n"
+"  - nothing differs                          → nothing at all (no disruption).\n"
+"\"What the guest had\" is kept in each domain's own metadata (namespace " "https://relink.dev/xmlns/relinkd/1),\n"
+"written when relinkd first sees the domain running, so it migrates with the domain. A migrated domain\n"
+"without it is assumed to have changed network.\n"
+"Each action is verified by watching the guest's DHCP exchange on the NIC's tap in the pod netns; an\n"
+"unverified flap is escalated to a re-attach, an unverified re-attach is reported as FAILED (error log\n"
+"line and metric). On start and after every (re)connect relinkd reconciles the running domains, so a\n"
+"restart right after a migration still fixes the guest. Logs go to stderr, one line per decision or\n"
+"action, with timings in ms since the migration event.\n"
+"\n"
+"Options:\n"
+"  --state-dir DIR        relink's attachment records (written by the CNI plugin).\n"
+"                         Default: " OPTS_DEFAULT_STATE_DIR ".\n"
+"  --connect URI          A libvirt daemon to follow, e.g. qemu+unix:///system?socket=/run/libvirt/libvirt-sock.\n"
+"                         Repeatable. Reconnected with exponential backoff when it drops.\n"
+"  --netns PATH           The pod network namespace of the preceding --connect (e.g. /run/netns/pod1).\n"
+"                         Without it, the netns is that of the process serving the URI's UNIX socket\n"
+"                         (SO_PEERCRED → /proc/PID/ns/net); remote URIs need --netns.\n"
+"  --watch GLOB           Follow every UNIX socket matching GLOB (e.g. '/var/run/kubevirt/*/libvirt-sock',\n"
+"                         quote it), as qemu+unix:///system?socket=PATH. Rescanned every --rescan-ms:\n"
+"                         new sockets are connected, vanished ones dropped. Repeatable. Sockets whose\n"
+"                         pod netns has no record in the state dir are followed but never acted on.\n"
+"  --hold-ms N            How long the link stays down on a flap. Default: %u. Why 1000: the guest\n"
+"                         kernel's link-watch batches carrier changes (about once per second), so a\n"
+"                         shorter flap can be swallowed and never reach the guest's network manager;\n"
+"                         ~1 s is the safe floor (systemd-networkd renews on any flap that reaches it).\n"
+"                         NetworkManager ignores carrier loss shorter than its carrier-wait-timeout (6 s)\n"
+"                         and ifupdown/dhclient ignores carrier entirely: rather than holding every\n"
+"                         guest down for 6.5 s, those are handled by escalation to a re-attach.\n"
+"  --verify-ms N          After a flap, how long to wait for the guest's DHCP request/ack on the NIC\n"
+"                         before escalating to a re-attach. Default: %u.\n"
+"  --reattach-verify-ms N After a re-attach, how long to wait for the guest's DHCP before reporting\n"
+"                         FAILED. Default: %u (hot-plug + driver probe + DHCP; ifupdown takes ~4 s).\n"
+"  --detach-timeout-ms N  How long to wait for DEVICE_REMOVED after a detach; meanwhile the live XML is\n"
+"                         polled for the device being gone. Default: %u.\n"
+"  --rescan-ms N          --watch rescan period. Default: %u.\n"
+"  --backoff-max-ms N     Ceiling of the reconnect backoff (starts at 250 ms, doubles). Default: %u.\n"
+"  --metrics-file PATH    Write Prometheus text-format metrics to PATH (atomically replaced on every\n"
+"                         change; point a node-exporter textfile collector at it):\n"
+"                           relinkd_actions_total{kind,result}, relinkd_decisions_total{decision},\n"
+"                           relinkd_renewal_seconds (migration event → verified DHCP renewal),\n"
+"                           relinkd_event_to_first_call_seconds, relinkd_connections.\n"
+"  --log-level LEVEL      debug, info (default), warn or error.\n"
+"  --no-escalate          Do not escalate an unverified flap to a re-attach; report it.\n"
+"  --dry-run              Decide and log, but never change a guest or its metadata.\n"
+"  --help                 Show this text.\n"
+"\n"
+"Signals: SIGTERM/SIGINT deregister from every daemon, close the connections and exit 0 (a link held\n"
+"down is brought up first).\n"
+"Exit status: 0 on a clean shutdown, 2 on a usage error, 1 on any other startup failure.\n"
+"\n"
+"Example (a node DaemonSet with one libvirtd per launcher pod):\n"
+"  relinkd --state-dir /run/cni/relink --watch '/var/run/kubevirt-private/*/libvirt-sock' \\\n"
+"          --metrics-file /var/lib/node-exporter/relinkd.prom\n",
+                OPTS_DEFAULT_HOLD_MS, OPTS_DEFAULT_VERIFY_FLAP_MS, OPTS_DEFAULT_VERIFY_REATTACH_MS,
+                OPTS_DEFAULT_DETACH_TIMEOUT_MS, OPTS_DEFAULT_RESCAN_MS, OPTS_DEFAULT_BACKOFF_MAX_MS);
+}
+
+static int fail(char *err, size_t err_size, const char *fmt, ...) {
+        va_list ap;
+
+        if (err && err_size) {
+                va_start(ap, fmt);
+                vsnprintf(err, err_size, fmt, ap);
+                va_end(ap);
+        }
+        return -EINVAL;
+}
+
+static int parse_ms(const char *s, unsigned min, unsigned max, unsigned *ret) {
+        char *end;
+        unsigned long v;
+
+        if (!*s || *s == '-' || *s == '+')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || *end || v < min || v > max)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_size) {
+        struct opts o = {
+                .state_dir = OPTS_DEFAULT_STATE_DIR,
+                .hold_ms = OPTS_DEFAULT_HOLD_MS,
+                .verify_flap_ms = OPTS_DEFAULT_VERIFY_FLAP_MS,
+                .verify_reattach_ms = OPTS_DEFAULT_VERIFY_REATTACH_MS,
+                .detach_timeout_ms = OPTS_DEFAULT_DETACH_TIMEOUT_MS,
+                .rescan_ms = OPTS_DEFAULT_RESCAN_MS,
+                .backoff_max_ms = OPTS_DEFAULT_BACKOFF_MAX_MS,
+                .log_level = LOG_LEVEL_INFO,
+        };
+        static const struct {
+                int opt;
+                size_t off;
+                unsigned min, max;
+        } ms_opts[] = {
+                { OPT_HOLD,            offsetof(struct opts, hold_ms),            1,   60000 },
+                { OPT_VERIFY,          offsetof(struct opts, verify_flap_ms),     100, 600000 },
+                { OPT_VERIFY_REATTACH, offsetof(struct opts, verify_reattach_ms), 100, 600000 },
+                { OPT_DETACH_TIMEOUT,  offsetof(struct opts, detach_timeout_ms),  100, 600000 },
+                { OPT_RESCAN,          offsetof(struct opts, rescan_ms),          50,  3600000 },
+                { OPT_BACKOFF_MAX,     offsetof(struct opts, backoff_max_ms),     250, 3600000 },
+        };
+        int c, r;
+
+        if (err && err_size)
+                *err = '\0';
+        optind = 0;   /* full reinitialisation (glibc), so tests can parse repeatedly */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+                bool done = false;
+
+                for (size_t i = 0; i < ARRAY_SIZE(ms_opts); i++) {
+                        if (ms_opts[i].opt != c)
+                                continue;
+                        if (parse_ms(optarg, ms_opts[i].min, ms_opts[i].max,
+                                     (unsigned *) ((char *) &o + ms_opts[i].off)) < 0)
+                                return fail(err, err_size, "--%s: expected milliseconds in %u..%u, got '%s'",
+                                            long_options[c - OPT_STATE_DIR].name, ms_opts[i].min,
+                                            ms_opts[i].max, optarg);
+                        done = true;
+                }
+                if (done)
+                        continue;
+
+                switch (c) {
+                case OPT_STATE_DIR:
+                        if (!*optarg)
+                                return fail(err, err_size, "--state-dir: empty path");
+                        o.state_dir = optarg;
+                        break;
+                case OPT_CONNECT:
+                        if (!*optarg)
+                                return fail(err, err_size, "--connect: empty URI");
+                        if (o.n_connect >= OPTS_MAX_CONNECT)
+                                return fail(err, err_size, "too many --connect (max %d)", OPTS_MAX_CONNECT);
+                        o.connect[o.n_connect++] = (struct opt_connect) { .uri = optarg };
+                        break;
+                case OPT_NETNS:
+                        if (o.n_connect == 0)
+                                return fail(err, err_size, "--netns '%s' must follow the --connect it belongs to",
+                                            optarg);
+                        if (o.connect[o.n_connect - 1].netns)
+                                return fail(err, err_size, "--netns given twice for --connect '%s'",
+                                            o.connect[o.n_connect - 1].uri);
+                        if (*optarg != '/')
+                                return fail(err, err_size, "--netns '%s': expected an absolute path", optarg);
+                        o.connect[o.n_connect - 1].netns = optarg;
+                        break;
+                case OPT_WATCH:
+                        if (!*optarg)
+                                return fail(err, err_size, "--watch: empty pattern");
+                        if (o.n_watch >= OPTS_MAX_WATCH)
+                                return fail(err, err_size, "too many --watch (max %d)", OPTS_MAX_WATCH);
+                        o.watch[o.n_watch++] = optarg;
+                        break;
+                case OPT_METRICS:
+                        if (!*optarg)
+                                return fail(err, err_size, "--metrics-file: empty path");
+                        o.metrics_file = optarg;
+                        break;
+                case OPT_LOG_LEVEL:
+                        r = log_level_from_string(optarg, &o.log_level);
+                        if (r < 0)
+                                return fail(err, err_size, "--log-level: expected debug, info, warn or error, got '%s'",
+                                            optarg);
+                        break;
+                case OPT_NO_ESCALATE:
+                        o.no_escalate = true;
+                        break;
+                case OPT_DRY_RUN:
+                        o.dry_run = true;
+                        break;
+                case OPT_HELP:
+                        o.help = true;
+                        break;
+                case ':':
+                        return fail(err, err_size, "option '%s' needs an argument", argv[optind - 1]);
+                case '?':
+                default:
+                        return fail(err, err_size, "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return fail(err, err_size, "unexpected argument '%s'", argv[optind]);
+        if (!o.help && o.n_connect == 0 && o.n_watch == 0)
+                return fail(err, err_size, "nothing to follow: give --connect URI or --watch GLOB");
+        *ret = o;
+        return 0;
+}
+
+/* Value of key in an URI query "a=b&socket=/x", unescaped; NULL when absent. */
+static char *query_get(const char *query, const char *key) {
+        size_t klen = strlen(key);
+
+        for (const char *p = query; p && *p;) {
+                const char *end = p + strcspn(p, "&;");
+
+                if ((size_t) (end - p) > klen && strncmp(p, key, klen) == 0 && p[klen] == '=')
+                        return xmlURIUnescapeString(p + klen + 1, (int) (end - p - (ptrdiff_t) klen - 1), NULL);
+                p = *end ? end + 1 : end;
+        }
+        return NULL;
+}
+
+int uri_socket_path(const char *uri, char *ret, size_t size) {
+        xmlURIPtr u = xmlParseURI(uri);
+        const char *transport;
+        char *sock = NULL;
+        int r;
+
+        if (!u || !u->scheme) {
+                if (u)
+                        xmlFreeURI(u);
+                return -EINVAL;
+        }
+        transport = strchr(u->scheme, '+');
+        transport = transport ? transport + 1 : NULL;
+        if ((transport && strcasecmp(transport, "unix") != 0) ||
+            (!transport && u->server && *u->server)) {
+                xmlFreeURI(u);
+                return -EREMOTE;
+        }
+        if (u->query_raw)
+                sock = query_get(u->query_raw, "socket");
+        else if (u->query)
+                sock = query_get(u->query, "socket");
+        if (sock) {
+                r = *sock == '/' ? strcpy_bounded(ret, size, sock) : -EINVAL;
+                xmlFree(sock);
+        } else if (u->path && strcmp(u->path, "/session") == 0)
+                r = -EOPNOTSUPP;
+        else
+                r = strcpy_bounded(ret, size, SYSTEM_SOCKET);
+        xmlFreeURI(u);
+        return r;
+}

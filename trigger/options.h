@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* relinkd command line: parsed into plain settings, no side effects (unit-tested). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/log.h"
+
+#define OPTS_MAX_CONNECT 256
+#define OPTS_MAX_WATCH   64
+
+
+struct opt_connect {
+        const char *uri;         /* points into argv */
+        const char *netns;       /* --netns given right after this --connect, or NULL */
+};
+
+struct opts {
+        const char *state_dir;
+        struct opt_connect connect[OPTS_MAX_CONNECT];
+        size_t n_connect;
+        const char *watch[OPTS_MAX_WATCH];
+        size_t n_watch;
+        unsigned hold_ms;            /* link down → up */
+        unsigned verify_flap_ms;     /* window for the guest's DHCP after a flap */
+        unsigned verify_reattach_ms; /* … after a re-attach */
+        unsigned detach_timeout_ms;  /* DEVICE_REMOVED wait */
+        unsigned rescan_ms;          /* --watch glob rescan */
+        unsigned backoff_max_ms;     /* reconnect backoff ceiling */
+        const char *metrics_file;
+        enum log_level log_level;
+        bool no_escalate;            /* report instead of escalating flap → re-attach */
+        bool dry_run;                /* decide and log, never touch a guest */
+        bool help;
+};
+
+#define OPTS_DEFAULT_STATE_DIR       "/run/cni/relink"
+#define OPTS_DEFAULT_HOLD_MS         1000
+#define OPTS_DEFAULT_VERIFY_FLAP_MS  4000
+#define OPTS_DEFAULT_VERIFY_REATTACH_MS 8000
+#define OPTS_DEFAULT_DETACH_TIMEOUT_MS 5000
+#define OPTS_DEFAULT_RESCAN_MS       1000
+#define OPTS_DEFAULT_BACKOFF_MAX_MS  30000
+
+/* The daemon's settings (set once by main). */
+extern const struct opts *relinkd_cfg;
+
+/* Parse argv (getopt_long, restartable). 0, or -EINVAL with a message in err. */
+int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_size);
+void opts_usage(FILE *f);
+
+/*
+ * The UNIX socket a libvirt URI talks to, for finding the peer daemon's netns.
+ * "qemu+unix:///system?socket=/p" → "/p"; "qemu:///system" → "/run/libvirt/libvirt-sock";
+ * "qemu:///session" → -EOPNOTSUPP; remote transports (tcp, tls, ssh, host given) → -EREMOTE.
+ */
+int uri_socket_path(const char *uri, char *ret, size_t size);
