@@ -32,6 +32,15 @@ PKGS_RELINKD := $(PKGS_LIB) libvirt libxml-2.0
 pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
+# bin/relink runs once per CNI call: libnl is linked statically into it (about 0.5 MiB less RSS and
+# less start-up work than loading libnl-3 + libnl-route-3). STATIC_LIBNL= links everything dynamically.
+STATIC_LIBNL ?= 1
+ifeq ($(STATIC_LIBNL),1)
+RELINK_LIBS = $(call pkg_libs,libcjson) -Wl,-Bstatic $(call pkg_libs,libnl-route-3.0) -Wl,-Bdynamic
+else
+RELINK_LIBS = $(call pkg_libs,$(PKGS_LIB))
+endif
+
 ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE -I. $(WARNINGS) $(WERROR) $(CFLAGS) $(SAN) -MMD -MP \
               $(call pkg_cflags,$(PKGS_RELINKD))
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
@@ -68,7 +77,7 @@ $(BUILD)/%.o: %.c
 
 $(BIN)/relink: $(PLUGIN_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkg_libs,$(PKGS_LIB))
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(RELINK_LIBS)
 
 $(BIN)/relinkd: $(TRIGGER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)

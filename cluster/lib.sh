@@ -39,6 +39,7 @@
 #
 #  Knobs (environment): RL_GUEST_DIR (vmlinuz + initrd.img, default $RL_ROOT/.cache/guest),
 #  RL_RUN_BASE (default /run/relink-e2e), RL_KEEP=1 (keep $RUN after cleanup), RL_QUIET=1,
+#  RL_SAY_PREFIX (prefix of progress lines on stderr, default "cluster: "),
 #  RL_RELINK=0 (chain without bin/relink: harness bring-up only).
 #
 #  Functions print diagnostics on stderr and return non-zero on failure; nothing sleeps except inside
@@ -55,7 +56,7 @@ RL_NS=default                     # Kubernetes namespace of every VMI
 
 # ---------------------------------------------------------------- small helpers
 
-rl_say() { [ "${RL_QUIET:-0}" = 1 ] || printf '%s\n' "$*" >&2; }
+rl_say() { [ "${RL_QUIET:-0}" = 1 ] || printf '%s%s\n' "${RL_SAY_PREFIX-cluster: }" "$*" >&2; }
 rl_err() { printf 'cluster: %s\n' "$*" >&2; }
 rl_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }   # wall clock, ms
 
@@ -131,12 +132,15 @@ cluster_init() {
 	trap 'cluster_cleanup; trap - INT; kill -INT $$' INT
 	trap 'cluster_cleanup; exit 143' TERM
 	export RL_ID RUN
-	rl_say "cluster: run $RL_ID in $RUN"
+	rl_say "run $RL_ID in $RUN"
 }
 
-# cluster_check — report missing prerequisites (binaries, guest image).
+# cluster_check — build the guest if needed (cached), report missing prerequisites.
 cluster_check() {
 	local missing=() f
+	if [ "$RL_GUEST_DIR" = "$RL_ROOT/.cache/guest" ] && [ -x "$RL_ROOT/guest/build.sh" ]; then
+		"$RL_ROOT/guest/build.sh" >/dev/null || { rl_err "guest/build.sh failed"; return 1; }
+	fi
 	for f in "$RL_CNITOOL" /usr/lib/cni/bridge /usr/lib/cni/static /usr/lib/cni/tuning /usr/lib/cni/host-local \
 		/usr/sbin/libvirtd /usr/bin/virsh /usr/sbin/dnsmasq /usr/bin/qemu-system-x86_64; do
 		[ -x "$f" ] || missing+=("$f")
@@ -192,7 +196,7 @@ EOF
   ]
 }
 EOF
-	rl_say "cluster: node $n = netns $ns, pods 10.244.$n.0/24"
+	rl_say "node $n = netns $ns, pods 10.244.$n.0/24"
 }
 
 # node_link A B — routed veth between the nodes (pod subnets) + L2 veth between their br1 (net1).
@@ -284,9 +288,14 @@ pod_create() {
 		fi
 		echo "net1 net1" >>"$d/nets"
 	fi
-	rl_say "cluster: pod $pod (netns $pns) on node $node: eth0 $(pod_addr "$pod" eth0)${net1_ip:+, net1 $net1_ip}"
+	rl_say "pod $pod (netns $pns) on node $node: eth0 $(pod_addr "$pod" eth0)${net1_ip:+, net1 $net1_ip}"
 	echo "$pod"
 }
+
+# pod_cid POD — cnitool's container ID: "cnitool-" + 20 hex of sha512(netns path).
+pod_cid() { printf 'cnitool-%s\n' "$(printf '%s' "/run/netns/$(pod_get "$1" netns)" | sha512sum | cut -c1-20)"; }
+# pod_record POD NET IFNAME — path of relink's record for that attachment (node's state dir).
+pod_record() { echo "$RUN/n$(pod_get "$1" node)/state/$2/$(pod_cid "$1")@$3.json"; }
 
 # pod_addr POD IFACE — the IPv4 CIDR CNI gave IFACE (from the ADD result).
 pod_addr() {
@@ -540,7 +549,7 @@ EOF
 		return 1
 	fi
 	vm_track_qemu "$vmi"
-	rl_say "cluster: VM $dom started in $pod (stack $stack${ping:+, pings $ping})"
+	rl_say "VM $dom started in $pod (stack $stack${ping:+, pings $ping})"
 }
 
 vm_track_qemu() {
@@ -561,7 +570,7 @@ console_ts_start() {
 }
 
 # vm_log_mark VMI — number of console lines so far (use as FROM in vm_wait_log / vm_log_since).
-vm_log_mark() { grep -c '' "$RUN/vms/$1/console.log" 2>/dev/null || echo 0; }
+vm_log_mark() { local n; n=$(grep -c '' "$RUN/vms/$1/console.log" 2>/dev/null); echo "${n:-0}"; }
 
 # vm_log_since VMI FROM — RELINK console lines after line FROM (CRs stripped).
 vm_log_since() { tail -n +"$(($2 + 1))" "$RUN/vms/$1/console.log" 2>/dev/null | tr -d '\r' | grep -a '^RELINK ' || true; }
@@ -613,20 +622,31 @@ vm_create() {
 	vm_start "$pod" "$vmi" "${vopts[@]}" || return 1
 }
 
-# migrate VMI NODE — KubeVirt's live migration: target launcher pod on NODE (CNI ADD, bridge binding,
-# libvirtd), `virsh migrate --live` over UNIX sockets (daemons and migration stream), then the source
-# pod is torn down (CNI DEL). Sets MIG_POD (target pod), MIG_MS (virsh migrate wall time, ms),
-# MIG_RESUMED_US (host time of the target's RESUMED/Migrated event, µs).
+# migrate VMI NODE — KubeVirt's live migration: migrate_prepare + migrate_run.
 migrate() {
-	local vmi=$1 node=$2 src tgt spec=() t0 sock
-	src=$(vm_pod "$vmi")
+	migrate_prepare "$1" "$2" && migrate_run "$1"
+}
+
+# migrate_prepare VMI NODE — the target launcher pod on NODE from the VMI's spec (CNI ADD → relink
+# records it; net1 keeps its address only when the spec pins it), bridge binding, libvirtd.
+# Sets MIG_POD.
+migrate_prepare() {
+	local vmi=$1 node=$2 spec=() tgt
 	mapfile -t spec < <(vm_spec "$vmi" | grep -v '^$')
-	# net1 keeps its address only when the spec pins it (--net1-ip); otherwise the new pod gets a new one.
 	tgt=$(pod_create "$node" "$vmi" "${spec[@]}") || return 1
 	launcher_setup "$tgt" || return 1
 	libvirtd_start "$tgt" || return 1
+	MIG_POD=$tgt
+}
+
+# migrate_run VMI — `virsh migrate --live` to MIG_POD over UNIX sockets (daemons and migration stream),
+# then the source pod is torn down (CNI DEL). Sets MIG_MS (virsh migrate wall time, ms) and
+# MIG_RESUMED_US (host time of the target's RESUMED/Migrated event, µs).
+migrate_run() {
+	local vmi=$1 src tgt=$MIG_POD t0 sock
+	src=$(vm_pod "$vmi")
 	sock=$RUN/mig/$vmi-$(rl_rand 4 0-9a-f).sock
-	rl_say "cluster: migrating $(vm_domain "$vmi"): $src (node $(pod_get "$src" node)) → $tgt (node $node)"
+	rl_say "migrating $(vm_domain "$vmi"): $src (node $(pod_get "$src" node)) → $tgt (node $(pod_get "$tgt" node))"
 	t0=$(rl_ms)
 	if ! pod_virsh "$src" migrate --live "$(vm_domain "$vmi")" "$(pod_uri "$tgt")" --migrateuri "unix://$sock" \
 		>"$RUN/vms/$vmi/migrate.out" 2>&1; then
@@ -634,12 +654,11 @@ migrate() {
 		return 1
 	fi
 	MIG_MS=$(($(rl_ms) - t0))
-	MIG_POD=$tgt
 	echo "$tgt" >"$RUN/vms/$vmi/pod"
 	vm_track_qemu "$vmi"
 	rl_wait 5 eval '[ -n "$(pod_event_us "$tgt" "Resumed Migrated")" ]' || true
 	MIG_RESUMED_US=$(pod_event_us "$tgt" "Resumed Migrated")
-	rl_say "cluster: migrated in ${MIG_MS} ms; tearing down source pod $src"
+	rl_say "migrated in ${MIG_MS} ms; tearing down source pod $src"
 	pod_delete "$src"
 }
 
@@ -678,7 +697,7 @@ relinkd_start() {
 		</dev/null >>"$dir/relinkd.log" 2>&1 &
 	echo $! >"$dir/relinkd.pidt"
 	rl_track $! "relinkd $n"
-	rl_say "cluster: relinkd on node $n (pid $!), log $dir/relinkd.log"
+	rl_say "relinkd on node $n (pid $!), log $dir/relinkd.log"
 }
 
 # relinkd_stop NODE [SIGNAL] — TERM (clean, waits) or e.g. KILL.
@@ -701,7 +720,7 @@ relinkd_wait() {
 	rl_wait "$t" eval 'tail -n +$((from + 1)) "$RUN/n$n/relinkd.log" 2>/dev/null | grep -E -- "$re" >/dev/null' || return 1
 	tail -n +$((from + 1)) "$RUN/n$n/relinkd.log" | grep -E -- "$re" | head -1
 }
-relinkd_mark() { grep -c '' "$RUN/n$1/relinkd.log" 2>/dev/null || echo 0; }
+relinkd_mark() { local n; n=$(grep -c '' "$RUN/n$1/relinkd.log" 2>/dev/null); echo "${n:-0}"; }
 
 # ---------------------------------------------------------------- cleanup
 
@@ -732,9 +751,8 @@ cluster_cleanup() {
 	for p in "$RUN"/pods/*; do
 		[ -d "$p" ] || continue
 		# cnitool's container ID is "cnitool-" + 20 hex of sha512(netns path); drop leftover result caches.
-		ns=$(cat "$p/netns" 2>/dev/null) || continue
-		f=$(printf '%s' "/run/netns/$ns" | sha512sum | cut -c1-20)
-		rm -f /var/lib/cni/results/*-cnitool-"$f"-*
+		[ -e "$p/netns" ] || continue
+		rm -f /var/lib/cni/results/*-"$(pod_cid "${p##*/}")"-*
 	done
 	rm -f "$RUN"/mig/*.sock
 	left=$(ip netns list 2>/dev/null | grep "^${RL_ID}")
@@ -743,11 +761,11 @@ cluster_cleanup() {
 	done <"$RUN/pids"
 	[ -z "$left" ] || rl_err "cleanup: left behind: $left"
 	if [ "${RL_KEEP:-0}" = 1 ]; then
-		rl_say "cluster: kept $RUN"
+		rl_say "kept $RUN"
 	else
 		rm -rf "$RUN"
 		rmdir "$RL_RUN_BASE" 2>/dev/null
 	fi
-	rl_say "cluster: run $RL_ID cleaned up"
+	rl_say "run $RL_ID cleaned up"
 	return 0
 }

@@ -76,8 +76,8 @@ void log_msg(enum log_level level, const char *fmt, ...) {
                 struct tm tm;
                 clock_gettime(CLOCK_REALTIME, &ts);
                 gmtime_r(&ts.tv_sec, &tm);
-                n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-                k = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%ld]: ", ts.tv_nsec / 1000000L,
+                k = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld]: ", tm.tm_year + 1900,
+                             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L,
                              log_ident, (long)getpid());
         } else
                 k = snprintf(line, sizeof(line), "%s: ", log_ident);

@@ -162,8 +162,8 @@ for v in $VERSIONS; do
 	cni add "$net" "$pod" CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod$i;FOO=bar"
 	expect_rc0 "$v: ADD bridge→capture→relink→capture (unknown config keys, unknown CNI_ARGS)"
 	read -r c1 c2 < <(last_captures | tr '\n' ' ')
-	in_prev=$(jq -S .prevResult "$T/cap/$c1" 2>&1)
-	out_prev=$(jq -S .prevResult "$T/cap/$c2" 2>&1)
+	in_prev=$(jq -cS .prevResult "$T/cap/$c1" 2>&1)
+	out_prev=$(jq -cS .prevResult "$T/cap/$c2" 2>&1)
 	expect_eq "$v: relink's result equals the prevResult it was given" "$out_prev" "$in_prev"
 	expect_eq "$v: result is in the config's cniVersion" "$(jq -r .cniVersion <<<"$out_prev")" "$v"
 	expect_eq "$v: the pod interface is in that result" \
@@ -226,7 +226,7 @@ for v in $ALL_VERSIONS; do
 	relink_raw ADD "$T/d.json" CNI_CONTAINERID=direct CNI_NETNS="/run/netns/${P}d" CNI_IFNAME=eth0 \
 		CNI_ARGS="IgnoreUnknown=true;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=virt-launcher-vm-abcde;K8S_POD_UID=u;K8S_POD_INFRA_CONTAINER_ID=direct"
 	expect_rc0 "$v: direct ADD with a full prevResult"
-	expect_eq "$v: stdout is prevResult, unchanged" "$(jq -S . <<<"$OUT" 2>&1)" "$(jq -S . <<<"$prev")"
+	expect_eq "$v: stdout is prevResult, unchanged" "$(jq -cS . <<<"$OUT" 2>&1)" "$(jq -cS . <<<"$prev")"
 done
 for v in $ALL_VERSIONS; do
 	jq -n --arg v "$v" --arg s "$STATE" \

@@ -88,6 +88,18 @@ static int opt_str(const cJSON *o, const char *key, char *dst, size_t size, cons
         return 1;
 }
 
+/* Like opt_str, but a value too long for dst becomes "" instead of an error. */
+static int opt_str_or_empty(const cJSON *o, const char *key, char *dst, size_t size, const char *what, char *err,
+                            size_t err_size) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+        if (v && cJSON_IsString(v) && strlen(v->valuestring) >= size) {
+                dst[0] = '\0';
+                return 0;
+        }
+        return opt_str(o, key, dst, size, what, err, err_size);
+}
+
 static int opt_array(const cJSON *o, const char *key, const cJSON **ret, const char *what, char *err,
                      size_t err_size) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -168,9 +180,11 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
                 if (p->n_ifaces >= RESULT_MAX_IFACES)
                         break;          /* indexes past the cap simply never match */
                 f = &p->ifaces[p->n_ifaces++];
-                if (opt_str(it, "name", f->name, sizeof(f->name), "prevResult.interfaces[].", err, es) < 0 ||
-                    opt_str(it, "mac", f->mac, sizeof(f->mac), "prevResult.interfaces[].", err, es) < 0 ||
-                    opt_str(it, "sandbox", sandbox, sizeof(sandbox), "prevResult.interfaces[].", err, es) < 0)
+                /* Entries that cannot be a Linux pod interface (long names, 20-byte IPoIB or other link
+                 * addresses) keep their index but never match: tolerated, not an error. */
+                if (opt_str_or_empty(it, "name", f->name, sizeof(f->name), "prevResult.interfaces[].", err, es) < 0 ||
+                    opt_str_or_empty(it, "mac", f->mac, sizeof(f->mac), "prevResult.interfaces[].", err, es) < 0 ||
+                    opt_str_or_empty(it, "sandbox", sandbox, sizeof(sandbox), "prevResult.interfaces[].", err, es) < 0)
                         return -EINVAL;
                 lower(f->mac);
                 f->sandbox = sandbox[0] != '\0';
@@ -240,7 +254,7 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
         if (dns && !cJSON_IsNull(dns)) {
                 if (!cJSON_IsObject(dns))
                         return fail(err, es, -EINVAL, "prevResult.dns must be an object");
-                if (opt_str(dns, "domain", p->dns_domain, sizeof(p->dns_domain), "prevResult.dns.", err, es) < 0)
+                if (opt_str_or_empty(dns, "domain", p->dns_domain, sizeof(p->dns_domain), "prevResult.dns.", err, es) < 0)
                         return -EINVAL;
                 if (opt_array(dns, "nameservers", &a, "prevResult.dns.", err, es) < 0)
                         return -EINVAL;
@@ -250,11 +264,10 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
                                 return fail(err, es, -EINVAL, "prevResult.dns.nameservers[] must be strings");
                         if (p->n_dns_nameservers >= RECORD_MAX_DNS)
                                 break;
+                        /* DNS is informational for relink: skip what is not an address */
                         if (parse_addr(it->valuestring, &fam, p->dns_nameservers[p->n_dns_nameservers],
-                                       RECORD_ADDR_MAX) < 0)
-                                return fail(err, es, -EINVAL, "prevResult.dns.nameservers[] '%s' is not an address",
-                                            it->valuestring);
-                        p->n_dns_nameservers++;
+                                       RECORD_ADDR_MAX) == 0)
+                                p->n_dns_nameservers++;
                 }
                 if (opt_array(dns, "search", &a, "prevResult.dns.", err, es) < 0)
                         return -EINVAL;
@@ -264,9 +277,8 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
                         if (p->n_dns_search >= RECORD_MAX_DNS)
                                 break;
                         if (strcpy_bounded(p->dns_search[p->n_dns_search], sizeof(p->dns_search[0]),
-                                           it->valuestring) < 0)
-                                return fail(err, es, -EINVAL, "prevResult.dns.search[] entry is too long");
-                        p->n_dns_search++;
+                                           it->valuestring) == 0)
+                                p->n_dns_search++;
                 }
         }
         return 0;

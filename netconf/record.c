@@ -98,8 +98,11 @@ static void format_time(int64_t t, char buf[32]) {
         time_t tt = (time_t)t;
         struct tm tm;
 
-        if (!gmtime_r(&tt, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                strcpy(buf, "1970-01-01T00:00:00Z");
+        /* snprintf, not strftime: strftime loads /etc/localtime on every call */
+        if (!gmtime_r(&tt, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
+                memset(&tm, 0, sizeof(tm)), tm.tm_year = 70, tm.tm_mday = 1;
+        snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 int record_to_json(const struct record *r, char **ret_json) {

@@ -38,10 +38,10 @@ struct opts {
 
 #define OPTS_DEFAULT_STATE_DIR       "/run/cni/relink"
 #define OPTS_DEFAULT_HOLD_MS         1000
-#define OPTS_DEFAULT_VERIFY_FLAP_MS  4000
+#define OPTS_DEFAULT_VERIFY_FLAP_MS  3000
 #define OPTS_DEFAULT_VERIFY_REATTACH_MS 8000
 #define OPTS_DEFAULT_DETACH_TIMEOUT_MS 5000
-#define OPTS_DEFAULT_RESCAN_MS       1000
+#define OPTS_DEFAULT_RESCAN_MS       250
 #define OPTS_DEFAULT_BACKOFF_MAX_MS  30000
 
 /* The daemon's settings (set once by main). */

@@ -238,7 +238,8 @@ static void job_handle(struct job *j) {
                         continue;
                 }
                 kind = decide(had ? &had->id : NULL, nic->mac, rec, why, sizeof(why));
-                if (!migrated && kind == ACTION_NONE) {
+                if (kind == ACTION_NONE && !trigger_is_migration(j->why)) {
+                        /* Reconciling an already handled domain: nothing to say at info level. */
                         log_debug("domain=%s nic=%s record=%s unchanged", name, nic->pci, recname);
                         continue;
                 }

@@ -8,7 +8,7 @@
 # result-cache files of its networks, tuning backups of its container IDs, PIDs it started.
 #
 # Environment: RELINK (default bin/relink), RELINK_TOOLS (cnitool at $RELINK_TOOLS/bin/cnitool),
-# CNI_PLUGINS (default /usr/lib/cni), V=1 to print the plugin's stderr on failures.
+# CNI_PLUGINS (default /usr/lib/cni). Failures print the plugin's stdout and stderr.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,10 +33,8 @@ not_ok() { # name [diagnostic lines...]
 	done
 }
 
-# check NAME cmd...          ok when cmd exits 0
-# check_fails NAME cmd...    ok when cmd exits non-zero
+# check NAME cmd...: ok when cmd exits 0
 check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n" "command failed: $*"; fi; }
-check_fails() { local n=$1; shift; if ! "$@"; then ok "$n"; else not_ok "$n" "command succeeded: $*"; fi; }
 
 # expect_eq NAME GOT WANT
 expect_eq() {
@@ -139,7 +137,7 @@ relink_call() {
 	ERR=$(<"$T/stderr")
 }
 
-# expect_success NAME: last call exited 0 with empty... (checks RC only; output asserted separately)
+# expect_success NAME: the last call exited 0 (output is asserted separately)
 expect_success() {
 	if [ "$RC" -eq 0 ]; then ok "$1"; else not_ok "$1" "exit $RC" "stdout: $OUT" "stderr: $ERR"; fi
 }
@@ -200,13 +198,13 @@ verify_record() {
 	expect_eq "$tag: dns nameservers as prevResult" "$got" "$want"
 }
 
-# State-dir snapshot: every entry's path, type, mode, size, symlink target and content hash.
+# State-dir snapshot: every entry's path, type, mode, size, symlink target, mtime and content hash.
 snapshot() {
-	(cd "$1" && find . -printf '%p %y %m %s %l\n' | sort &&
+	(cd "$1" && find . -printf '%p %y %m %s %l %T@\n' | sort &&
 		find . -type f -print0 | sort -z | xargs -0r sha256sum)
 }
 
-# Pretty-printing a conflist's plugin as direct-invocation stdin: config + prevResult.
+# One plugin of a conflist as a runtime feeds it directly: its config + prevResult.
 # plugin_stdin CONFLIST INDEX PREVRESULT_JSON > file  (name/cniVersion from the list, as libcni does)
 plugin_stdin() {
 	jq --argjson prev "$3" --argjson i "$2" \

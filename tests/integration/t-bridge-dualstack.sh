@@ -79,36 +79,43 @@ relink_call CHECK "$T/check.json" "${CHECK_ENV[@]}"
 expect_success "CHECK direct, interface untouched"
 expect_eq "CHECK prints nothing on success" "$OUT" ""
 
-# KubeVirt bridge binding: eth0 renamed eth0-nic (same ifindex), enslaved to k6t-eth0, its
-# addresses removed (the VM gets them over DHCP), a tap next to it.
-ifindex=$(ns_link "$pod" eth0 | cut -d' ' -f1)
+# A pod interface nobody enslaved must keep its MAC.
+read -r ifindex mac _ < <(ns_link "$pod" eth0)
+ip -n "$pod" link set eth0 address 0a:00:00:00:00:99
+relink_call CHECK "$T/check.json" "${CHECK_ENV[@]}"
+expect_cni_error "CHECK fails when the (not enslaved) pod interface changed its MAC (102)" 102
+ip -n "$pod" link set eth0 address "$mac"
+
+# KubeVirt bridge binding: eth0 renamed eth0-nic (same ifindex), enslaved to k6t-eth0, given a
+# new MAC (the VM takes the original), its addresses removed (the VM gets them over DHCP), a tap.
 ip -n "$pod" link set eth0 down &&
 	ip -n "$pod" link set eth0 name eth0-nic &&
+	ip -n "$pod" link set eth0-nic address 0a:00:00:00:00:42 &&
 	ip -n "$pod" addr flush dev eth0-nic &&
 	ip -n "$pod" link add k6t-eth0 type bridge &&
 	ip -n "$pod" link set eth0-nic master k6t-eth0 &&
 	ip -n "$pod" tuntap add tap0 mode tap &&
 	ip -n "$pod" link set tap0 master k6t-eth0 &&
 	ip -n "$pod" link set eth0-nic up && ip -n "$pod" link set k6t-eth0 up
-expect_eq "bridge binding emulated (eth0-nic keeps ifindex, no global address)" \
-	"$(ns_link "$pod" eth0-nic | cut -d' ' -f1) [$(ns_addrs "$pod" eth0-nic)]" "$ifindex []"
+expect_eq "bridge binding emulated (eth0-nic keeps ifindex, new MAC, no global address)" \
+	"$(ns_link "$pod" eth0-nic | cut -d' ' -f1,2) [$(ns_addrs "$pod" eth0-nic)]" "$ifindex 0a:00:00:00:00:42 []"
 relink_call CHECK "$T/check.json" "${CHECK_ENV[@]}"
-expect_success "CHECK after rename to eth0-nic and address removal"
+expect_success "CHECK after rename to eth0-nic, MAC change and address removal"
 
 jq '.prevResult.ips[0].address = "10.244.1.200/24"' "$T/check.json" >"$T/check-bad.json"
 relink_call CHECK "$T/check-bad.json" "${CHECK_ENV[@]}"
-check "CHECK fails when prevResult disagrees with the record" \
-	test "$RC" -eq 1 -a "$(jq -r '.code | type' <<<"$OUT" 2>/dev/null)" = number
+expect_cni_error "CHECK fails when prevResult disagrees with the record (101)" 101
 
 mv "$REC" "$T/rec.saved"
 relink_call CHECK "$T/check.json" "${CHECK_ENV[@]}"
-check "CHECK fails when the record is missing" \
-	test "$RC" -eq 1 -a "$(jq -r '.code | type' <<<"$OUT" 2>/dev/null)" = number
+expect_cni_error "CHECK fails when the record is missing (100)" 100
 mv "$T/rec.saved" "$REC"
 
 relink_call CHECK "$T/check.json" "${CHECK_ENV[@]/#CNI_NETNS=*/CNI_NETNS=/run/netns/${P}gone}"
-check "CHECK fails when the netns is gone" \
-	test "$RC" -eq 1 -a "$(jq -r '.code | type' <<<"$OUT" 2>/dev/null)" = number
+expect_cni_error "CHECK fails when the netns is gone (4, CNI_NETNS)" 4
+
+relink_call CHECK "$T/check.json" "${CHECK_ENV[@]/#CNI_NETNS=*/CNI_NETNS=/run/netns/$node}"
+expect_cni_error "CHECK fails for another netns than the recorded one (102)" 102
 
 cnitool_in "$node" del "$NET" "$pod" CNI_ARGS="$ARGS"
 expect_success "DEL via cnitool"

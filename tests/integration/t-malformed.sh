@@ -20,7 +20,7 @@ ENV_OK=(CNI_CONTAINERID=bad1 CNI_NETNS="$NETNS" CNI_IFNAME=eth0)
 plugin_conf 1.0.0 "$NET" "$PREV" >"$T/good.json"
 relink_call ADD "$T/good.json" CNI_CONTAINERID=keep CNI_NETNS="$NETNS" CNI_IFNAME=eth0
 expect_success "valid ADD creates the record the table must not touch"
-expect_eq "the valid ADD echoes prevResult" "$(jq -S . <<<"$OUT" 2>&1)" "$(jq -S . <<<"$PREV")"
+expect_eq "the valid ADD echoes prevResult" "$(jq -cS . <<<"$OUT" 2>&1)" "$(jq -cS . <<<"$PREV")"
 
 mkdir -p "$T/victim"
 echo '{"do not": "touch"}' >"$T/victim/target.json"
@@ -49,6 +49,8 @@ jq '.name = ""' "$T/good.json" >"$I/name-empty"
 jq --arg n "$P-lnk" '.name = $n' "$T/good.json" >"$I/name-symlink"
 jq '.stateDir = "relative/state"' "$T/good.json" >"$I/statedir-relative"
 jq '.stateDir = 42' "$T/good.json" >"$I/statedir-number"
+jq '.logLevel = "loud"' "$T/good.json" >"$I/loglevel-bad"
+jq '.logFile = "relink.log"' "$T/good.json" >"$I/logfile-relative"
 jq '.cniVersion = "0.3.1" | .prevResult.cniVersion = "0.3.1" | .prevResult.ips[].version = "4"' \
 	"$T/good.json" >"$I/v031"
 jq '.cniVersion = "1.1.0" | del(.prevResult)' "$T/good.json" >"$I/v110"
@@ -78,6 +80,8 @@ ROWS=(
 	"empty network name|7|ADD|name-empty|"
 	"relative stateDir|7|ADD|statedir-relative|"
 	"stateDir is a number|7|ADD|statedir-number|"
+	"unknown logLevel|7|ADD|loglevel-bad|"
+	"relative logFile|7|ADD|logfile-relative|"
 	"CHECK with a 0.3.1 config|1|CHECK|v031|"
 	"STATUS with a 1.0.0 config|1|STATUS|v100-noprev|-"
 	"GC with a 1.0.0 config|1|GC|v100-noprev|-"
@@ -122,8 +126,7 @@ check "one error names CNI_CONTAINERID, CNI_NETNS and CNI_IFNAME" \
 
 # CNI_NETNS that does not exist: ADD fails cleanly, nothing written.
 relink_call ADD "$T/good.json" CNI_CONTAINERID=bad2 CNI_NETNS=/run/netns/${P}nope CNI_IFNAME=eth0
-check "ADD with a missing netns: exit 1 with a CNI error" \
-	test "$RC" -eq 1 -a "$(jq -r '.code | type' <<<"$OUT" 2>/dev/null)" = number
+expect_cni_error "ADD with a missing netns: code 4 (CNI_NETNS)" 4
 expect_eq "... and nothing written" "$(snapshot "$STATE"; snapshot "$T/victim")" "$before"
 
 # The pod interface is neither in prevResult nor in the netns.

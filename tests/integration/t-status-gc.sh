@@ -56,6 +56,7 @@ printf '{"schema": 1, "network": ' >"$STATE/$NA/c9@eth0.json"   # torn/corrupt r
 before_b=$(snapshot "$STATE/$NB")
 
 gc "$NA" absent
+expect_cni_error "GC without cni.dev/valid-attachments: code 7" 7
 expect_eq "GC without cni.dev/valid-attachments removes nothing" "$(records "$NA")" \
 	"c1@eth0.json c2@eth0.json c3@eth0.json c3@net1.json c9@eth0.json "
 

@@ -164,8 +164,8 @@ static const struct bad_case {
           -EINVAL },
         { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":{\"routes\":[{\"dst\":\"nonsense\"}]}}", -EINVAL },
         { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":{\"ip4\":{\"ip\":\"10.0.0.1/24\"}}}", -EINVAL },
-        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":{\"interfaces\":[{\"name\":\"waytoolonginterfacename\"}]}}",
-          -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":{\"interfaces\":[{\"name\":7}]}}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":{\"dns\":{\"nameservers\":[1]}}}", -EINVAL },
         { "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"cni.dev/valid-attachments\":{}}", -EINVAL },
 };
 
@@ -195,6 +195,12 @@ static const struct iface_case {
         { "{\"interfaces\":[{\"name\":\"net1\",\"sandbox\":\"/x\"},{\"name\":\"eth0\",\"sandbox\":\"/x\"}]}", "net1", 0 },
         { "{\"interfaces\":[]}", "eth0", -ENOENT },
         { "{}", "eth0", -ENOENT },
+        /* tolerated: names/MACs that cannot be a Linux pod interface keep their index and never match */
+        { "{\"interfaces\":[{\"name\":\"waytoolonginterfacename\",\"sandbox\":\"/x\"},"
+          "{\"name\":\"ib0\",\"mac\":\"80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:3b:51\",\"sandbox\":\"/x\"}]}",
+          "ib0", 1 },
+        { "{\"interfaces\":[{\"name\":\"eth0\",\"sandbox\":\"/x\"}],\"dns\":{\"nameservers\":[\"not-an-ip\",\"10.0.0.1\"]}}",
+          "eth0", 0 },
 };
 
 static void test_pod_iface(void **state) {

@@ -1,0 +1,135 @@
+# shellcheck shell=bash
+# tests/e2e/lib.sh — helpers for the end-to-end tests (real VMs on cluster/lib.sh's cluster-in-a-box).
+#
+#   . "$(dirname "$0")/lib.sh"
+#   e2e_init                       # cluster_init + prerequisites; on missing ones: "not ok", exit
+#   e2e_world [--relinkd]          # two nodes, (relinkd on both), server VM on node 1 (eth0 + net1)
+#   scenario "name"; …checks…      # prints a duration line for the previous scenario
+#   ok/not_ok/check/check_eq/check_re; the EXIT trap cleans up and prints "N passed, N failed".
+#
+# Tests assert on what the guest logs on its serial console (RELINK lines), on relinkd's log and on ping.
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=cluster/lib.sh
+. "$E2E_ROOT/cluster/lib.sh"
+RL_SAY_PREFIX="# "
+
+passed=0 failed=0
+E2E_T0=$(rl_ms)
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { # NAME [diagnostic lines...]
+	local name=$1
+	shift
+	failed=$((failed + 1))
+	echo "not ok - $name"
+	local l
+	for l in "$@"; do printf '#   %s\n' "$l"; done
+}
+check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n" "command failed: $*"; fi; }
+check_eq() { if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "got:  $2" "want: $3"; fi; }
+check_re() { if [[ $2 =~ $3 ]]; then ok "$1"; else not_ok "$1" "got:  $2" "want: =~ $3"; fi; }
+# check_lt NAME GOT LIMIT — numeric GOT < LIMIT
+check_lt() { if [ -n "$2" ] && [ "$2" -lt "$3" ] 2>/dev/null; then ok "$1 ($2 < $3)"; else not_ok "$1" "got:  ${2:-nothing}" "want: < $3"; fi; }
+
+e2e_finish() {
+	local rc=$?
+	scenario_end
+	cluster_cleanup
+	echo "# total $((($(rl_ms) - E2E_T0) / 1000)) s"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && [ "$rc" -eq 0 ]
+}
+
+e2e_init() {
+	cluster_init || { not_ok "cluster_init"; echo "$passed passed, $failed failed"; exit 1; }
+	trap 'e2e_finish' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	if ! cluster_check 2>/tmp/rl-e2e-check.$$; then
+		not_ok "prerequisites" "$(cat /tmp/rl-e2e-check.$$)"
+		rm -f /tmp/rl-e2e-check.$$
+		exit 1
+	fi
+	rm -f /tmp/rl-e2e-check.$$
+	if [ "${E2E_NEEDS_RELINKD:-1}" = 1 ] && [ ! -x "$RL_RELINKD" ]; then
+		not_ok "prerequisites" "missing $RL_RELINKD (make)"
+		exit 1
+	fi
+}
+
+# e2e_world [--relinkd] — nodes, optionally relinkd on both, a networkd server VM on node 1 with eth0
+# and net1 (SERVER_IP, SERVER_NET1_IP).
+e2e_world() {
+	local t0
+	t0=$(rl_ms)
+	cluster_up || { not_ok "world: nodes"; exit 1; }
+	if [ "${1:-}" = --relinkd ]; then
+		relinkd_start 1
+		relinkd_start 2
+	fi
+	vm_create 1 server --net1 -- --stack networkd || { not_ok "world: server VM"; exit 1; }
+	SERVER_IP=$(pod_ip "$(vm_pod server)" eth0)
+	SERVER_NET1_IP=$(pod_ip "$(vm_pod server)" net1)
+	vm_wait_log server 0 ' lease dev=eth0 ' 60 >/dev/null || { not_ok "world: server got its lease" "$(diag_vm server)"; exit 1; }
+	echo "# world up in $((($(rl_ms) - t0) / 1000)) s (server $SERVER_IP, net1 $SERVER_NET1_IP)"
+}
+
+E2E_SCENARIO="" E2E_SCENARIO_T0=0
+scenario_end() {
+	[ -n "$E2E_SCENARIO" ] && echo "# scenario '$E2E_SCENARIO' took $((($(rl_ms) - E2E_SCENARIO_T0) / 1000)) s"
+	E2E_SCENARIO=""
+}
+scenario() {
+	scenario_end
+	E2E_SCENARIO=$1
+	E2E_SCENARIO_T0=$(rl_ms)
+	echo "# --- $1"
+}
+
+# client_boot VMI NODE [pod_create options] [-- vm_start options] — VM that pings the server; waits for
+# its first reply. Returns non-zero (after a not ok line) when it does not come up.
+client_boot() {
+	local vmi=$1 node=$2 t0
+	shift 2
+	t0=$(rl_ms)
+	if ! vm_create "$node" "$vmi" "$@"; then
+		not_ok "$vmi: boots" "$(diag_vm "$vmi")"
+		return 1
+	fi
+	if ! vm_wait_log "$vmi" 0 ' ping-ok ' 60 >/dev/null; then
+		not_ok "$vmi: pings the server before the migration" "$(diag_vm "$vmi")"
+		return 1
+	fi
+	echo "# $vmi: boot to first ping reply $((($(rl_ms) - t0) / 1000)) s"
+}
+
+# client_migrate VMI NODE — migrate, set MARK (console line) and RMARK (relinkd log line of NODE) first.
+client_migrate() {
+	MARK=$(vm_log_mark "$1")
+	RMARK=$(relinkd_mark "$2")
+	if ! migrate "$1" "$2"; then
+		not_ok "$1: live migration to node $2" "$(tail -3 "$RUN/vms/$1/migrate.out")"
+		return 1
+	fi
+	echo "# $1: virsh migrate took $MIG_MS ms"
+}
+
+# Console lines of VMI after MARK; relinkd lines of NODE about VMI's domain after RMARK.
+since() { vm_log_since "$1" "$MARK"; }
+rlines() { tail -n +$((RMARK + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -F "domain=$(vm_domain "$1") "; }
+# first_ping_ms VMI — ms from the target's RESUMED_MIGRATED event to the first ping reply (host clocks).
+first_ping_ms() {
+	local us
+	us=$(vm_console_us "$1" "$MARK" ' ping-ok ') || return 1
+	echo $(((us - MIG_RESUMED_US) / 1000))
+}
+
+diag_vm() {
+	echo "console ($1), last RELINK lines:"
+	vm_log_since "$1" 0 | tail -8
+}
+# diag VMI NODE — diagnostics for a failed check: guest + relinkd lines.
+diag() {
+	printf '%s\n' "guest after migration:" "$(since "$1" | tail -12)" "relinkd node $2:" \
+		"$(tail -n +$((RMARK + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -v ' debug ' | tail -10)"
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* NIC ↔ record matching in the pod netns: tap → master bridge → recorded port, by ifindex. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "trigger/nicmap.h"
+
+/* Launcher pod, two networks: eth0 renamed eth0-nic (ifindex kept), net1 still named net1. */
+static const struct pod_link links[] = {
+        { 1, 0, "lo" },
+        { 2, 0, "k6t-eth0" },
+        { 3, 2, "eth0-nic" },      /* was "eth0" at CNI ADD: ifindex 3 */
+        { 4, 2, "tap0" },
+        { 5, 0, "k6t-net1" },
+        { 6, 5, "net1-nic" },
+        { 7, 5, "tap1" },
+        { 8, 0, "tap9" },          /* unbridged tap */
+        { 9, 10, "tapx" },         /* master 10 has no recorded port */
+        { 10, 0, "k6t-other" },
+        { 11, 10, "other-nic" },
+};
+
+static struct record rec_eth0 = { .network = "podnet", .ifname = "eth0", .ifindex = 3 };
+static struct record rec_net1 = { .network = "net1", .ifname = "net1", .ifindex = 6 };
+static struct record rec_gone = { .network = "gone", .ifname = "eth5", .ifindex = 42 };
+static struct record rec_tap = { .network = "weird", .ifname = "tap0", .ifindex = 4 };
+
+static const struct row {
+        const char *tap;
+        int ret;
+        const struct record *want;
+} rows[] = {
+        { "tap0", 0, &rec_eth0 },      /* matched by ifindex although renamed */
+        { "tap1", 0, &rec_net1 },
+        { "tap9", -ENOENT, NULL },     /* no master */
+        { "tapx", -ENOENT, NULL },     /* bridge without a recorded port */
+        { "nope", -ENOENT, NULL },     /* no such tap in this netns */
+        { "", -ENOENT, NULL },
+};
+
+static void test_table(void **state) {
+        /* rec_tap records the tap itself: a NIC is never bound to its own tap. */
+        struct record *recs[] = { &rec_gone, &rec_tap, &rec_net1, &rec_eth0 };
+
+        for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+                size_t idx = 99;
+                int r = nicmap_match(links, ARRAY_SIZE(links), rows[i].tap, recs, ARRAY_SIZE(recs), &idx);
+
+                if (r != rows[i].ret)
+                        fail_msg("tap '%s': got %d, want %d", rows[i].tap, r, rows[i].ret);
+                if (rows[i].want)
+                        assert_ptr_equal(recs[idx], rows[i].want);
+        }
+}
+
+static void test_no_records(void **state) {
+        size_t idx;
+
+        assert_int_equal(nicmap_match(links, ARRAY_SIZE(links), "tap0", NULL, 0, &idx), -ENOENT);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_table),
+                cmocka_unit_test(test_no_records),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
