@@ -390,6 +390,7 @@ EOF
 		</dev/null >"$d/dnsmasq-$ifname.log" 2>&1 &
 	echo $! >"$d/dnsmasq-$ifname.pidt"
 	rl_track $! "dnsmasq $pod $ifname"
+	disown $!
 	rl_wait 10 test -s "$d/dnsmasq-$ifname.pid" || { rl_err "dnsmasq for $pod/$ifname did not start: $(cat "$d/dnsmasq-$ifname.log")"; return 1; }
 }
 
@@ -446,6 +447,7 @@ EOF
 		</dev/null >>"$d/libvirtd.log" 2>&1 &
 	echo $! >"$d/libvirtd.pidt"
 	rl_track $! "libvirtd $pod"
+	disown $!
 	if ! rl_wait 60 eval "pod_virsh $pod version >/dev/null 2>&1"; then
 		rl_err "libvirtd for $pod did not come up: $(tail -5 "$d/libvirtd.log")"
 		return 1
@@ -477,6 +479,7 @@ events_start() {
 		</dev/null >>"$d/events.log" 2>&1 &
 	echo $! >"$d/events.pidt"
 	rl_track $! "events $pod"
+	disown $!
 }
 
 # pod_event_us POD REGEX — host time (µs) of the first matching libvirt event line, empty if none.
@@ -567,6 +570,7 @@ console_ts_start() {
 		</dev/null >>"$v/console.ts" 2>&1 &
 	echo $! >"$v/console.pidt"
 	rl_track $! "console $1"
+	disown $!
 }
 
 # vm_log_mark VMI — number of console lines so far (use as FROM in vm_wait_log / vm_log_since).
@@ -697,6 +701,7 @@ relinkd_start() {
 		</dev/null >>"$dir/relinkd.log" 2>&1 &
 	echo $! >"$dir/relinkd.pidt"
 	rl_track $! "relinkd $n"
+	disown $!
 	rl_say "relinkd on node $n (pid $!), log $dir/relinkd.log"
 }
 

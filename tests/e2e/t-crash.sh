@@ -1,0 +1,95 @@
+#!/bin/bash
+# relinkd crash safety and libvirtd restarts.
+#
+#   node 1 (pods 10.244.1.0/24)                    node 2 (pods 10.244.2.0/24)
+#   ┌──────────────────────────────┐   routed     ┌──────────────────────────────────────┐
+#   │ relinkd, server VM           │══════════════│ relinkd (SIGKILLed / restarted)       │
+#   │ missed, held, survivor ─ ─ ─ │─ migrate ─ ─▶│ launcher libvirtd (restarted)         │
+#   └──────────────────────────────┘              └──────────────────────────────────────┘
+#   missed:   node 2's relinkd is SIGKILLed before the migration completes, restarted after it:
+#             its start-up reconcile fixes the guest (trigger=reconcile).
+#   held:     pinned MAC → flap; relinkd SIGKILLed while the link is held down, restarted: the guest
+#             still ends up with the link up and the new lease.
+#   survivor: the target launcher's libvirtd restarts under relinkd before the migration; relinkd
+#             reconnects and acts on the migration. Then a libvirtd restart under an already fixed
+#             VM: relinkd reconnects, reconciles and does nothing (no second action, no guest event).
+. "$(dirname "$0")/lib.sh"
+e2e_init
+e2e_world --relinkd
+
+scenario "boot the clients"
+client_boot missed 1 -- --stack networkd --ping "$SERVER_IP" || exit 1
+client_boot held 1 --mac "$(rl_mac)" -- --stack networkd --ping "$SERVER_IP" || exit 1
+client_boot survivor 1 -- --stack networkd --ping "$SERVER_IP" || exit 1
+
+scenario "relinkd SIGKILLed across the migration, restarted (missed)"
+relinkd_stop 2 KILL
+check "node 2's relinkd is gone" eval '! kill -0 "$(cat "$RUN/n2/relinkd.pidt")" 2>/dev/null'
+client_migrate missed 2 || exit 1
+check "no ping reply while relinkd is down (3 s)" eval '! vm_wait_log missed "$MARK" " ping-ok " 3 >/dev/null'
+RMARK=$(relinkd_mark 2)
+relinkd_start 2
+if vm_wait_log missed "$MARK" ' ping-ok ' 20 >/dev/null; then
+	ok "missed: ping comes back after the restart"
+else
+	not_ok "missed: ping comes back after the restart" "$(diag missed 2)"
+fi
+check_re "missed: restarted relinkd decided reattach on reconcile" "$(rlines missed 2 | grep -m1 'decision=')" \
+	'decision=reattach .*trigger=reconcile'
+check_eq "missed: guest lease is the target pod's address" "$(vm_lease_ip missed)" "$(pod_addr "$MIG_POD" eth0)"
+
+scenario "relinkd SIGKILLed while the link is held down, restarted (held)"
+MARK=$(vm_log_mark held)
+RMARK=$(relinkd_mark 2)
+migrate_prepare held 2 || exit 1
+# Kill it the moment it reports the link down (the hold is 1 s): a background poll, bounded.
+(
+	rl_wait 30 eval 'rlines held 2 | grep -q " link-down "' && relinkd_stop 2 KILL
+) &
+KILLER=$!
+migrate_run held || exit 1
+wait "$KILLER"
+check_re "held: relinkd took the link down before dying" "$(rlines held 2 | grep -m1 ' link-down ')" 'link-down'
+check_eq "held: relinkd died before bringing it up" "$(rlines held 2 | grep -c ' link-up ')" 0
+check "held: no ping reply while the link is held down (2 s)" eval '! vm_wait_log held "$MARK" " ping-ok " 2 >/dev/null'
+relinkd_start 2
+if vm_wait_log held "$MARK" ' ping-ok ' 20 >/dev/null; then
+	ok "held: ping comes back after the restart"
+else
+	not_ok "held: ping comes back after the restart" "$(diag held 2)"
+fi
+check_re "held: guest carrier is up again" "$(since held | grep 'carrier dev=eth0' | tail -1)" 'state=up'
+check_eq "held: guest lease is the target pod's address" "$(vm_lease_ip held)" "$(pod_addr "$MIG_POD" eth0)"
+
+scenario "libvirtd restarted under relinkd before the migration (survivor)"
+MARK=$(vm_log_mark survivor)
+RMARK=$(relinkd_mark 2)
+migrate_prepare survivor 2 || exit 1
+TGT=$MIG_POD
+check "relinkd connected to the target launcher" eval 'relinkd_wait 2 "conn=$TGT connected" 10 "$RMARK" >/dev/null'
+libvirtd_restart "$TGT" || exit 1
+check "relinkd saw the connection drop" eval 'relinkd_wait 2 "conn=$TGT connection closed" 10 "$RMARK" >/dev/null'
+rl_wait 15 eval '[ "$(tail -n +$((RMARK + 1)) "$RUN/n2/relinkd.log" | grep -c "conn=$TGT connected")" -ge 2 ]'
+check_eq "relinkd reconnected to the restarted libvirtd" \
+	"$(tail -n +$((RMARK + 1)) "$RUN/n2/relinkd.log" | grep -c "conn=$TGT connected")" 2
+migrate_run survivor || exit 1
+if vm_wait_log survivor "$MARK" ' ping-ok ' 20 >/dev/null; then
+	ok "survivor: ping comes back"
+else
+	not_ok "survivor: ping comes back" "$(diag survivor 2)"
+fi
+check_re "survivor: relinkd decided reattach on the migration event" "$(rlines survivor 2 | grep -m1 'decision=')" \
+	'decision=reattach .*trigger=migrated'
+check_eq "survivor: guest lease is the target pod's address" "$(vm_lease_ip survivor)" "$(pod_addr "$MIG_POD" eth0)"
+
+scenario "libvirtd restarted under a fixed VM: nothing happens (survivor)"
+rl_wait 10 eval 'rlines survivor 2 | grep -q " verified "'
+MARK=$(vm_log_mark survivor)
+RMARK=$(relinkd_mark 2)
+libvirtd_restart "$(vm_pod survivor)" || exit 1
+check "relinkd reconnected" eval 'relinkd_wait 2 "conn=$(vm_pod survivor) connected" 15 "$RMARK" >/dev/null'
+check "survivor: still pinging 3 s after the restart" eval '! vm_wait_log survivor "$MARK" " ping-lost " 3 >/dev/null'
+check_eq "survivor: no second action" "$(rlines survivor 2 | grep -c 'decision=')" 0
+check_eq "survivor: guest saw nothing" "$(since survivor | grep -cE ' (nic-del|nic-add|carrier|lease-drop) ')" 0
+check "survivor: the domain still runs under the restarted libvirtd" \
+	eval 'pod_virsh "$(vm_pod survivor)" domstate default_survivor | grep -q running'

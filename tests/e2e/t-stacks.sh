@@ -1,0 +1,61 @@
+#!/bin/bash
+# Every guest network stack ends up on the target pod's address without a human.
+#
+#   node 1 (pods 10.244.1.0/24)                    node 2 (pods 10.244.2.0/24)
+#   ┌──────────────────────────────┐   routed     ┌──────────────────────────────┐
+#   │ relinkd, server VM           │══════════════│ relinkd                      │
+#   │ nm-pin, ifup-pin, nm, ifup ─ │─ migrate ─ ─▶│ same VMs, new launcher pods  │
+#   └──────────────────────────────┘              └──────────────────────────────┘
+#   nm-pin / ifup-pin: MAC pinned → relinkd flaps; NetworkManager ignores a 1 s flap (carrier-wait-timeout
+#   6 s) and ifupdown ignores carrier, so no DHCP is seen → escalation to a re-attach → hot-plug → lease.
+#   nm / ifup: MAC from the pod → re-attach directly.
+. "$(dirname "$0")/lib.sh"
+e2e_init
+e2e_world --relinkd
+
+scenario "boot the clients"
+client_boot nm-pin 1 --mac "$(rl_mac)" -- --stack nm --ping "$SERVER_IP" || exit 1
+client_boot ifup-pin 1 --mac "$(rl_mac)" -- --stack ifupdown --ping "$SERVER_IP" || exit 1
+client_boot nm 1 -- --stack nm --ping "$SERVER_IP" || exit 1
+client_boot ifup 1 -- --stack ifupdown --ping "$SERVER_IP" || exit 1
+
+# escalated VMI STACK — pinned MAC: flap, not verified, escalated to reattach, verified.
+escalated() {
+	local vmi=$1
+	scenario "$2, MAC unchanged → flap → escalation to re-attach ($vmi)"
+	client_migrate "$vmi" 2 || return 1
+	if vm_wait_log "$vmi" "$MARK" ' ping-ok ' 30 >/dev/null; then
+		ok "$vmi: ping comes back"
+	else
+		not_ok "$vmi: ping comes back" "$(diag "$vmi" 2)"
+	fi
+	check_lt "$vmi: RESUMED_MIGRATED → first ping reply (ms)" "$(first_ping_ms "$vmi")" 15000
+	check_re "$vmi: relinkd decided flap first" "$(rlines "$vmi" 2 | grep -m1 'decision=')" 'decision=flap'
+	check_re "$vmi: relinkd escalated flap → reattach" "$(rlines "$vmi" 2 | grep -m1 ' escalate ')" 'escalate from=flap to=reattach'
+	check_re "$vmi: relinkd verified the re-attach" "$(rlines "$vmi" 2 | grep -m1 ' verified ')" 'verified kind=reattach'
+	check_eq "$vmi: guest re-plugged eth0" "$(since "$vmi" | grep -oE 'nic-(del|add) dev=eth0' | tr '\n' ' ')" \
+		"nic-del dev=eth0 nic-add dev=eth0 "
+	check_eq "$vmi: guest lease is the target pod's address" "$(vm_lease_ip "$vmi")" "$(pod_addr "$MIG_POD" eth0)"
+}
+
+# direct VMI STACK — MAC changed: reattach, verified.
+direct() {
+	local vmi=$1
+	scenario "$2, MAC changed → re-attach ($vmi)"
+	client_migrate "$vmi" 2 || return 1
+	if vm_wait_log "$vmi" "$MARK" ' ping-ok ' 20 >/dev/null; then
+		ok "$vmi: ping comes back"
+	else
+		not_ok "$vmi: ping comes back" "$(diag "$vmi" 2)"
+	fi
+	check_lt "$vmi: RESUMED_MIGRATED → first ping reply (ms)" "$(first_ping_ms "$vmi")" 8000
+	check_re "$vmi: relinkd decided reattach" "$(rlines "$vmi" 2 | grep -m1 'decision=')" 'decision=reattach'
+	check_re "$vmi: relinkd verified the re-attach" "$(rlines "$vmi" 2 | grep -m1 ' verified ')" 'verified kind=reattach'
+	check_eq "$vmi: guest lease is the target pod's address" "$(vm_lease_ip "$vmi")" "$(pod_addr "$MIG_POD" eth0)"
+}
+
+escalated nm-pin nm
+check_eq "nm-pin: NetworkManager ignored the short flap (no nm-timeout)" "$(since nm-pin | grep -c 'reason=nm-timeout')" 0
+escalated ifup-pin ifupdown
+direct nm nm
+direct ifup ifupdown
