@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* bin/relink: a chained CNI plugin that records every pod attachment for relinkd. Dispatch only. */
+#include <limits.h>
 #include <stdio.h>
 
 #include "common/fileio.h"
@@ -61,6 +62,10 @@ static int check_env(const struct verb *v, struct cni_call *call) {
                 else if (!record_ifname_valid(call->ifname))
                         env_problem(problems, sizeof(problems), "CNI_IFNAME", "is invalid", call->ifname);
         }
+        /* The record is "<containerID>@<ifname>.json": refuse pairs that cannot become one file name. */
+        if ((v->needs & NEED_CONTAINERID) && call->container_id && call->ifname &&
+            strlen(call->container_id) + 1 + strlen(call->ifname) + strlen(".json") > NAME_MAX)
+                env_problem(problems, sizeof(problems), "CNI_CONTAINERID", "is too long", NULL);
         if (!problems[0])
                 return 0;
         return cni_fail(CNI_ERR_INVALID_ENV, NULL, "missing or invalid environment variables: %s", problems);
@@ -130,9 +135,12 @@ static int run(const char *command, char *version, size_t version_size) {
                 if (r < 0)
                         log_warn("cannot open logFile '%s': %s", conf->log_file, strerror(-r));
         }
+        /* Only ADD records CNI_ARGS; DEL/CHECK/GC must not fail a teardown over them. */
         r = cni_args_parse(getenv("CNI_ARGS"), &call.args, err, sizeof(err));
-        if (r < 0)
+        if (r < 0 && streq(command, "ADD"))
                 return cni_fail(CNI_ERR_INVALID_ENV, "CNI_ARGS", "%s", err);
+        if (r < 0)
+                log_debug("ignoring invalid CNI_ARGS for %s: %s", command, err);
 
         call.conf = conf;
         log_debug("%s network=%s container=%s ifname=%s netns=%s", command, conf->name,

@@ -96,6 +96,7 @@ ROWS=(
 	"CNI_IFNAME is ..|4|ADD|good.json|CNI_CONTAINERID=bad1 CNI_NETNS=$NETNS CNI_IFNAME=.."
 	"CNI_IFNAME longer than 15|4|ADD|good.json|CNI_CONTAINERID=bad1 CNI_NETNS=$NETNS CNI_IFNAME=eth0123456789abc"
 	"CNI_ARGS pair without =|4|ADD|good.json|CNI_CONTAINERID=bad1 CNI_NETNS=$NETNS CNI_IFNAME=eth0 CNI_ARGS=IgnoreUnknown=true;K8S_POD_NAME"
+	"CNI_CONTAINERID too long for a record name|4|ADD|good.json|CNI_CONTAINERID=$(printf 'a%.0s' {1..248}) CNI_NETNS=$NETNS CNI_IFNAME=eth0"
 	"ADD for a symlinked network dir|5|ADD|name-symlink|"
 )
 
@@ -134,6 +135,10 @@ relink_call ADD "$I/prev-no-iface" CNI_CONTAINERID=bad3 CNI_NETNS="$NETNS" CNI_I
 check "ADD for an interface that exists nowhere: exit 1 with a CNI error" \
 	test "$RC" -eq 1 -a "$(jq -r '.code | type' <<<"$OUT" 2>/dev/null)" = number
 expect_eq "... and nothing written" "$(snapshot "$STATE"; snapshot "$T/victim")" "$before"
+
+# DEL tolerates CNI_ARGS it cannot parse: a teardown is never blocked over ADD-only data.
+relink_call DEL "$T/good.json" CNI_CONTAINERID=delargs CNI_NETNS="$NETNS" CNI_IFNAME=eth0 "CNI_ARGS=K8S_POD_NAME"
+expect_success "DEL with a malformed CNI_ARGS succeeds"
 
 # A record that is a symlink is never followed: CHECK refuses it, DEL removes only the link.
 plugin_conf 1.0.0 "$NET" "$PREV" >"$T/sym.json"
