@@ -63,8 +63,8 @@ step "Two nodes, each a network namespace with its own pod subnet"
 cluster_init || die "cluster_init"
 cluster_check || die "prerequisites missing (make setup all; guest/build.sh)"
 cluster_up || die "cannot create the nodes"
-say "node 1: netns $(node_ns 1), pods 10.244.1.0/24     node 2: netns $(node_ns 2), pods 10.244.2.0/24" \
-	"the nodes route each other's pod subnet over a veth: an address of node 1 is useless on node 2." \
+say "The nodes route each other's pod subnet over a veth: an address of node 1 is useless on node 2;" \
+	"a second bridge per node, linked, is the secondary L2 network (net1) for multus-style attachments." \
 	"Pods are attached by cnitool with Debian's bridge + host-local + tuning plugins and relink chained:"
 jq -c '[.plugins[].type]' "$RUN/n1/net.d/10-podnet.conflist" | show
 

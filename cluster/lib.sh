@@ -2,13 +2,24 @@
 # cluster/lib.sh — cluster-in-a-box: two "nodes", KubeVirt-style launcher pods, real VMs, live migration.
 #
 # Source it from bash (set -u safe), then:
-#   cluster_init                  # run id, $RUN, trap → cluster_cleanup
-#   cluster_up                    # node_create 1; node_create 2; node_link
-#   pod=$(pod_create 1 server)    # CNI ADD (eth0 [+ net1]) into a new pod netns on node 1
-#   launcher_setup "$pod"; libvirtd_start "$pod"; vm_start "$pod" server
-#   vm_wait_log server 0 'ready' 60
-#   migrate client 2              # new pod on node 2, libvirtd, virsh migrate --live, CNI DEL of the source pod
-#   relinkd_start 1 / relinkd_stop 1
+#   cluster_init; cluster_check   # run id, $RUN, traps → cluster_cleanup; guest built, tools present
+#   cluster_up                    # node_create 1; node_create 2; node_link 1 2
+#   relinkd_start 1; relinkd_start 2
+#   vm_create 1 server --net1 -- --stack networkd       # = pod_create + launcher_setup + libvirtd_start + vm_start
+#   vm_create 1 client --mac 02:… -- --stack nm --ping "$(pod_ip "$(vm_pod server)" eth0)"
+#   m=$(vm_log_mark client); migrate client 2; vm_wait_log client "$m" ' ping-ok ' 20
+#
+# Functions (each documented where defined):
+#   cluster   cluster_init cluster_check cluster_up node_create node_link cluster_cleanup
+#   pods      pod_create pod_delete cni pod_addr pod_ip pod_mac pod_cid pod_record pod_get
+#   launcher  launcher_setup (launcher_nic) libvirtd_start libvirtd_stop libvirtd_restart pod_virsh pod_uri
+#             events_start pod_event_us
+#   VMs       vm_create vm_start vm_destroy vm_pod vm_domain vm_spec vm_log_mark vm_log_since vm_wait_log
+#             vm_lease_ip vm_console_us
+#   migration migrate = migrate_prepare (target pod, bridge binding, libvirtd) + migrate_run (virsh migrate
+#             --live over UNIX sockets, CNI DEL of the source pod); sets MIG_POD MIG_MS MIG_RESUMED_US
+#   relinkd   relinkd_start relinkd_stop relinkd_wait relinkd_mark relinkd_log
+#   helpers   rl_wait (bounded poll) rl_ms rl_mac rl_kill/rl_stop (only PIDs of this run) rl_say
 #
 #  Topology (one run; every name carries the run id "rl<4 hex>", e.g. rl3f2a):
 #
@@ -72,8 +83,9 @@ rl_wait() {
 
 rl_rand() { tr -dc "${2:-a-z0-9}" </dev/urandom | head -c "$1"; }
 rl_uuid() { cat /proc/sys/kernel/random/uuid; }
-rl_mac() { printf '02:%s:%s:%s:%s:%s\n' $(od -An -N5 -tx1 /dev/urandom); }   # locally administered
+rl_mac() { local b; read -ra b < <(od -An -N5 -tx1 /dev/urandom); printf '02:%s:%s:%s:%s:%s\n' "${b[@]}"; }   # locally administered
 
+# shellcheck disable=SC2086 # splitting on dots is the point
 ip2int() { local IFS=.; set -- $1; echo $((($1 << 24) + ($2 << 16) + ($3 << 8) + $4)); }
 int2ip() { echo "$(($1 >> 24 & 255)).$(($1 >> 16 & 255)).$(($1 >> 8 & 255)).$(($1 & 255))"; }
 prefix2mask() { int2ip $(((0xffffffff << (32 - $1)) & 0xffffffff)); }
@@ -88,7 +100,7 @@ rl_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 rl_ours() {
 	local ino
 	[ -r "/proc/$1/cmdline" ] || return 1
-	tr '\0' ' ' <"/proc/$1/cmdline" | grep -F -- "$RL_ID" >/dev/null && return 0
+	{ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -F -- "$RL_ID" >/dev/null && return 0
 	ino=$(stat -L -c %i "/proc/$1/ns/net" 2>/dev/null) || return 1
 	grep -qx -- "$ino" "$RUN/netns.inodes" 2>/dev/null
 }
@@ -102,6 +114,14 @@ rl_kill() {
 	else
 		kill -"$sig" "$pid" 2>/dev/null || true
 	fi
+}
+# rl_all_gone PID... — none of them is a live process of this run.
+rl_all_gone() {
+	local pid
+	for pid; do
+		rl_alive "$pid" && rl_ours "$pid" && return 1
+	done
+	return 0
 }
 # rl_stop PID — TERM, wait up to 5 s, then KILL.
 rl_stop() {
@@ -129,7 +149,7 @@ cluster_init() {
 	echo 10 >"$RUN/net1.next"
 	RL_CLEANED=0
 	trap 'cluster_cleanup' EXIT
-	trap 'cluster_cleanup; trap - INT; kill -INT $$' INT
+	trap 'rl_say "interrupted: cleaning up"; cluster_cleanup; trap - INT; kill -INT $$' INT
 	trap 'cluster_cleanup; exit 143' TERM
 	export RL_ID RUN
 	rl_say "run $RL_ID in $RUN"
@@ -258,7 +278,7 @@ pod_create() {
 	pod=virt-launcher-$vmi-$(rl_rand 5 bcdfghjklmnpqrstvwxz2456789)
 	d=$(pod_dir "$pod")
 	mkdir -p "$d"
-	n=$(ls "$RUN/pods" | wc -l)
+	n=$(find "$RUN/pods" -mindepth 1 -maxdepth 1 | wc -l)
 	pns=${RL_ID}p$n
 	while [ -e "/run/netns/$pns" ]; do n=$((n + 1)); pns=${RL_ID}p$n; done
 	ip netns add "$pns" || return 1
@@ -325,7 +345,7 @@ launcher_setup() {
 }
 
 launcher_nic() {
-	local pod=$1 ifname=$2 idx=$3 d pns mac mtu cidr ip prefix gw br nic tap ll net conf opt
+	local pod=$1 ifname=$2 idx=$3 d pns mac mtu cidr ip prefix gw routes br nic tap ll net conf opt
 	d=$(pod_dir "$pod")
 	pns=$(pod_get "$pod" netns)
 	br=k6t-$ifname nic=$ifname-nic tap=tap$idx ll=169.254.75.1$idx
@@ -333,6 +353,10 @@ launcher_nic() {
 	mtu=$(ip -n "$pns" -j link show dev "$ifname" | jq -r '.[0].mtu')
 	cidr=$(ip -n "$pns" -j -4 addr show dev "$ifname" | jq -r '.[0].addr_info[0] | "\(.local)/\(.prefixlen)"')
 	gw=$(ip -n "$pns" -j -4 route show default dev "$ifname" | jq -r '.[0].gateway // empty')
+	# Option 121 like KubeVirt: every pod route with a gateway, the default route last.
+	routes=$(ip -n "$pns" -j -4 route show dev "$ifname" | jq -r '[.[] | select(.gateway)
+		| [(if .dst == "default" then "0.0.0.0/0" else .dst end), .gateway]]
+		| sort_by(.[0] == "0.0.0.0/0") | map(join(",")) | join(",")')
 	ip=${cidr%/*} prefix=${cidr#*/}
 	net=$(ip_network "$ip" "$prefix")
 	cat >"$d/nic-$ifname.env" <<EOF
@@ -345,27 +369,30 @@ GW=$gw
 TAP=$tap
 BRIDGE=$br
 EOF
-	ip -n "$pns" link set "$ifname" down &&
-		ip -n "$pns" addr flush dev "$ifname" &&
-		ip -n "$pns" link set "$ifname" name "$nic" &&
-		ip -n "$pns" link set "$nic" address "$(rl_mac)" &&
-		ip -n "$pns" link add "$br" mtu "$mtu" type bridge &&
-		ip -n "$pns" link set "$nic" master "$br" &&
-		ip -n "$pns" tuntap add dev "$tap" mode tap &&
-		ip -n "$pns" link set "$tap" mtu "$mtu" master "$br" &&
-		ip -n "$pns" addr add "$ll/32" dev "$br" &&
-		ip -n "$pns" link set "$br" up &&
-		ip -n "$pns" link set "$nic" up &&
-		ip -n "$pns" link set "$tap" up || { rl_err "launcher_setup $pod/$ifname failed"; return 1; }
-	if [ -n "$gw" ]; then
-		opt="dhcp-option=option:router,$gw
-dhcp-option=option:classless-static-route,0.0.0.0/0,$gw"
-	else
-		opt="dhcp-option=3"
+	if ! {
+		ip -n "$pns" link set "$ifname" down &&
+			ip -n "$pns" addr flush dev "$ifname" &&
+			ip -n "$pns" link set "$ifname" name "$nic" &&
+			ip -n "$pns" link set "$nic" address "$(rl_mac)" &&
+			ip -n "$pns" link add "$br" mtu "$mtu" type bridge &&
+			ip -n "$pns" link set "$nic" master "$br" &&
+			ip -n "$pns" tuntap add dev "$tap" mode tap &&
+			ip -n "$pns" link set "$tap" mtu "$mtu" master "$br" &&
+			ip -n "$pns" addr add "$ll/32" dev "$br" &&
+			ip -n "$pns" link set "$br" up &&
+			ip -n "$pns" link set "$nic" up &&
+			ip -n "$pns" link set "$tap" up
+	}; then
+		rl_err "launcher_setup $pod/$ifname failed"
+		return 1
 	fi
+	opt=${gw:+dhcp-option=option:router,$gw}
+	opt=${opt:-dhcp-option=3}   # no gateway: send no router option at all (not dnsmasq's own address)
+	[ -z "$routes" ] || opt+=$'\n'"dhcp-option=option:classless-static-route,$routes"
 	conf=$d/dnsmasq-$ifname.conf
 	cat >"$conf" <<EOF
-# $RL_ID $pod $ifname: KubeVirt bridge-binding DHCP (answers only the VM's MAC, long lease, never NAKs)
+# $RL_ID $pod $ifname: KubeVirt bridge-binding DHCP: answers only the VM's MAC with the pod's address,
+# router, classless routes and MTU, infinite lease. (dhcp-authoritative: a wrong requested address is NAKed.)
 port=0
 interface=$br
 bind-interfaces
@@ -494,7 +521,7 @@ pod_event_us() {
 #   serial console appended to $RUN/vms/<vmi>/console.log (one log across migrations),
 #   one virtio NIC per pod network on the launcher's taps, with the pod interface's MAC.
 vm_start() {
-	local pod=$1 vmi=$2 stack=networkd ping="" extra="" v d dom nics="" net ifname
+	local pod=$1 vmi=$2 stack=networkd ping="" extra="" v d dom net ifname
 	shift 2
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -511,6 +538,7 @@ vm_start() {
 	mkdir -p "$v"
 	while read -r net ifname; do
 		(
+			# shellcheck disable=SC1090
 			. "$d/nic-$ifname.env"
 			printf "    <interface type='ethernet'>\n      <mac address='%s'/>\n      <target dev='%s' managed='no'/>\n      <model type='virtio'/>\n    </interface>\n" "$MAC" "$TAP"
 		)
@@ -576,8 +604,19 @@ console_ts_start() {
 # vm_log_mark VMI — number of console lines so far (use as FROM in vm_wait_log / vm_log_since).
 vm_log_mark() { local n; n=$(grep -c '' "$RUN/vms/$1/console.log" 2>/dev/null); echo "${n:-0}"; }
 
-# vm_log_since VMI FROM — RELINK console lines after line FROM (CRs stripped).
-vm_log_since() { tail -n +"$(($2 + 1))" "$RUN/vms/$1/console.log" 2>/dev/null | tr -d '\r' | grep -a '^RELINK ' || true; }
+# vm_log_since VMI FROM — complete RELINK console lines after line FROM (CRs stripped). The emulated
+# UART writes byte by byte, so a line without its newline yet is left out.
+vm_log_since() {
+	local c
+	c=$(tail -n +"$(($2 + 1))" "$RUN/vms/$1/console.log" 2>/dev/null; echo .)
+	c=${c%.}
+	if [[ $c != *$'\n'* ]]; then
+		c=""
+	elif [[ $c != *$'\n' ]]; then
+		c=${c%$'\n'*}$'\n'
+	fi
+	printf '%s' "$c" | tr -d '\r' | grep -a '^RELINK ' || true
+}
 
 # vm_wait_log VMI FROM ERE TIMEOUT_S — wait for a RELINK console line matching ERE after line FROM;
 # prints it. 1 on timeout.
@@ -658,10 +697,12 @@ migrate_run() {
 		return 1
 	fi
 	MIG_MS=$(($(rl_ms) - t0))
+	export MIG_MS MIG_POD
 	echo "$tgt" >"$RUN/vms/$vmi/pod"
 	vm_track_qemu "$vmi"
 	rl_wait 5 eval '[ -n "$(pod_event_us "$tgt" "Resumed Migrated")" ]' || true
 	MIG_RESUMED_US=$(pod_event_us "$tgt" "Resumed Migrated")
+	export MIG_RESUMED_US
 	rl_say "migrated in ${MIG_MS} ms; tearing down source pod $src"
 	pod_delete "$src"
 }
@@ -734,7 +775,8 @@ relinkd_mark() { local n; n=$(grep -c '' "$RUN/n$1/relinkd.log" 2>/dev/null); ec
 cluster_cleanup() {
 	[ -n "${RUN:-}" ] && [ "${RL_CLEANED:-1}" = 0 ] || return 0
 	RL_CLEANED=1
-	local pod p ns left pid rest f
+	trap '' INT TERM        # a second Ctrl-C must not cut the cleanup short (every step is bounded)
+	local pod p ns left pid rest f pids=()
 	set +e
 	for p in "$RUN"/pods/*; do
 		[ -d "$p" ] || continue
@@ -744,12 +786,15 @@ cluster_cleanup() {
 			[ -e "$f" ] && pod_virsh "$pod" destroy "$(basename "$f" .pid)" >/dev/null 2>&1
 		done
 	done
-	# relinkd first (it would react to the teardown), then everything else we started.
+	# relinkd first (it would react to the teardown), then everything else we started, all at once.
 	for f in "$RUN"/n*/relinkd.pidt; do [ -e "$f" ] && rl_stop "$(cat "$f")"; done
+	while read -r pid rest; do
+		rl_alive "$pid" && rl_ours "$pid" && { rl_kill "$pid" TERM; pids+=("$pid"); }
+	done <"$RUN/pids"
+	rl_wait 5 rl_all_gone "${pids[@]}" || for pid in "${pids[@]}"; do rl_kill "$pid" KILL; done
 	for p in "$RUN"/pods/*; do
 		[ -d "$p" ] && pod_delete "${p##*/}"
 	done
-	while read -r pid rest; do rl_stop "$pid"; done <"$RUN/pids"
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${RL_ID}"); do
 		ip netns del "$ns"
 	done

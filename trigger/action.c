@@ -15,13 +15,24 @@
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
 #include "trigger/options.h"
+#include "trigger/pending.h"
 #include "trigger/virtdom.h"
 
 #define DETACH_POLL_MS 250
 #define ATTACH_RETRIES 3
 #define ATTACH_RETRY_MS 500
+#define ORPHAN_TIMEOUT_MS 60000
+#define REPLUG_RETRIES 2
 
-enum phase { PH_START, PH_LINK_DOWN, PH_DETACHING, PH_ATTACHING, PH_VERIFY, PH_DONE };
+enum phase {
+        PH_START,
+        PH_QUEUED,                   /* re-attach waiting for another hot-plug on the same domain */
+        PH_LINK_DOWN,
+        PH_DETACHING,
+        PH_ATTACHING,
+        PH_VERIFY,
+        PH_DONE,
+};
 
 struct act {
         struct act *next;
@@ -41,6 +52,11 @@ struct act {
         int timer, poll_timer;
         int dhcp_fd, dhcp_watch;
         unsigned attach_tries;
+        timer_fn parked;             /* the libvirt step waiting for the connection to come back */
+        int orphan_timer;            /* connection lost: give up if it does not come back */
+        bool adopted;                /* resumed on a new connection: re-check before attaching */
+        unsigned replugs;            /* the guest ejected the re-plugged NIC: plugged again */
+        int check_timer;
         char *iface_xml;             /* the live <interface> when the action started (link forced up) */
 };
 
@@ -66,6 +82,8 @@ static void act_free(struct act *a) {
                 }
         timer_cancel(&a->timer);
         timer_cancel(&a->poll_timer);
+        timer_cancel(&a->orphan_timer);
+        timer_cancel(&a->check_timer);
         if (a->dhcp_watch > 0)
                 virEventRemoveHandle(a->dhcp_watch);
         if (a->dhcp_fd >= 0)
@@ -97,6 +115,8 @@ static const char *rec_ipv4(const struct record *r) {
         return "";
 }
 
+static void hotplug_next(const struct act *done);
+
 static void finish(struct act *a, enum action_result result, const char *note) {
         int64_t t = now_ms() - a->t_event;
         int r;
@@ -108,7 +128,9 @@ static void finish(struct act *a, enum action_result result, const char *note) {
         case RESULT_VERIFIED:
                 if (a->migrated)
                         histogram_observe(&relinkd_metrics.renewal, (double) t / 1000.0);
-                act_log(a, LOG_LEVEL_INFO, "verified kind=%s%s%s renewal_ms=%lld", action_to_string(a->kind),
+                /* A request without an ACK: the guest did its part, the pod's DHCP server did not. */
+                act_log(a, note && streq(note, "request-seen-no-ack") ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+                        "verified kind=%s%s%s renewal_ms=%lld", action_to_string(a->kind),
                         note ? " note=" : "", note ? note : "", (long long) t);
                 if (!relinkd_cfg->dry_run) {
                         struct nic_identity id;
@@ -135,6 +157,7 @@ static void finish(struct act *a, enum action_result result, const char *note) {
                 break;
         }
         metrics_flush();
+        hotplug_next(a);
         act_free(a);
 }
 
@@ -271,16 +294,40 @@ static const char *errstr(int r) {
         return r == -EIO ? virt_error() : strerror(-r);
 }
 
+/* A step that needs libvirt runs only on a live connection; otherwise it waits for action_adopt(). */
+static bool parked(struct act *a, timer_fn step) {
+        if (a->pod->alive)
+                return false;
+        a->parked = step;
+        act_log(a, LOG_LEVEL_WARN, "connection lost: step waits for the daemon to come back");
+        return true;
+}
+
+static void run_kind_step(void *opaque);
+
+/* A libvirt call failed: if the connection died under it, wait for a reconnect instead of escalating. */
+static bool lost(struct act *a, timer_fn step) {
+        if (virConnectIsAlive(a->pod->vc) == 1)
+                return false;
+        a->parked = step;
+        act_log(a, LOG_LEVEL_WARN, "connection lost during a libvirt call: step waits for the daemon to come back");
+        return true;
+}
+
 /* ---- flap ---- */
 
 static void flap_up(void *opaque) {
         struct act *a = opaque;
 
         a->timer = 0;
+        if (parked(a, flap_up))
+                return;
         if (virDomainUpdateDeviceFlags(a->dom, a->iface_xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
                 char why[512];
 
                 snprintf(why, sizeof(why), "link up failed: %s", virt_error());
+                if (lost(a, flap_up))
+                        return;
                 escalate(a, why);
                 return;
         }
@@ -298,11 +345,15 @@ static void flap_down(struct act *a) {
                 r = ifxml_set_link(a->iface_xml, false, &down);
         if (r < 0) {
                 snprintf(why, sizeof(why), "cannot read the live interface: %s", errstr(r));
+                if (r == -EIO && lost(a, run_kind_step))
+                        return;
                 finish(a, RESULT_FAILED, why);
                 return;
         }
         if (virDomainUpdateDeviceFlags(a->dom, down, VIR_DOMAIN_AFFECT_LIVE) < 0) {
                 snprintf(why, sizeof(why), "link down failed: %s", virt_error());
+                if (lost(a, run_kind_step))
+                        return;
                 escalate(a, why);
                 return;
         }
@@ -319,18 +370,42 @@ static void flap_down(struct act *a) {
 
 /* ---- re-attach ---- */
 
+static bool nic_gone(struct act *a);
+
+/* The element to attach: the live one with the record's MAC, link up, no auto alias. */
+static int attach_xml(const struct act *a, char **ret) {
+        _cleanup_free_ char *with_mac = NULL;
+        int r;
+
+        r = ifxml_set_mac(a->iface_xml, a->mac_new, &with_mac);
+        if (r < 0)
+                return r;
+        return ifxml_strip_alias(with_mac, ret);
+}
+
 static void attach(void *opaque) {
         struct act *a = opaque;
-        _cleanup_free_ char *with_mac = NULL, *xml = NULL;
+        _cleanup_free_ char *xml = NULL;
         char why[512];
         int r;
 
         a->timer = 0;
         timer_cancel(&a->poll_timer);
         a->phase = PH_ATTACHING;
-        r = ifxml_set_mac(a->iface_xml, a->mac_new, &with_mac);
-        if (r == 0)
-                r = ifxml_strip_alias(with_mac, &xml);
+        if (parked(a, attach))
+                return;
+        if (a->adopted && !nic_gone(a)) {
+                /* The attach may have gone through before the connection dropped. */
+                a->adopted = false;
+                if (load_iface(a) == 0 && strcasecmp(a->mac_expect, a->mac_new) == 0) {
+                        act_log(a, LOG_LEVEL_INFO, "already re-attached");
+                        start_verify(a, relinkd_cfg->verify_reattach_ms);
+                        return;
+                }
+                finish(a, RESULT_FAILED, "the NIC came back with another MAC while the connection was lost");
+                return;
+        }
+        r = attach_xml(a, &xml);
         if (r < 0) {
                 snprintf(why, sizeof(why), "cannot build the interface XML: %s", strerror(-r));
                 finish(a, RESULT_FAILED, why);
@@ -338,6 +413,8 @@ static void attach(void *opaque) {
         }
         if (virDomainAttachDeviceFlags(a->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
                 snprintf(why, sizeof(why), "attach failed: %s", virt_error());
+                if (lost(a, attach))
+                        return;
                 if (++a->attach_tries < ATTACH_RETRIES && (r = timer_after(ATTACH_RETRY_MS, attach, a)) > 0) {
                         act_log(a, LOG_LEVEL_WARN, "%s; retrying", why);
                         a->timer = r;
@@ -348,7 +425,12 @@ static void attach(void *opaque) {
         }
         snprintf(a->mac_expect, sizeof(a->mac_expect), "%s", a->mac_new);
         act_log(a, LOG_LEVEL_INFO, "attached detach_ms=%lld", (long long) (now_ms() - a->t_phase));
+        r = pending_clear(a->dom, a->pci);
+        if (r < 0)
+                act_log(a, LOG_LEVEL_WARN, "cannot clear the pending re-attach: %s", errstr(r));
         start_verify(a, relinkd_cfg->verify_reattach_ms);
+        if (a->phase == PH_VERIFY)
+                hotplug_next(a);
 }
 
 static void schedule_attach(struct act *a) {
@@ -384,6 +466,8 @@ static void detach_poll(void *opaque) {
         int r;
 
         a->poll_timer = 0;
+        if (!a->pod->alive)
+                return;   /* action_adopt() polls again */
         if (nic_gone(a)) {
                 act_log(a, LOG_LEVEL_INFO, "device gone from the live XML (no DEVICE_REMOVED yet)");
                 schedule_attach(a);
@@ -399,6 +483,8 @@ static void detach_timeout(void *opaque) {
         char why[128];
 
         a->timer = 0;
+        if (parked(a, detach_timeout))
+                return;
         if (nic_gone(a)) {
                 schedule_attach(a);
                 return;
@@ -407,24 +493,80 @@ static void detach_timeout(void *opaque) {
         finish(a, RESULT_FAILED, why);
 }
 
+/* Another NIC of the same domain is being unplugged or plugged. Guests handle ACPI hot-plug events
+ * one slot scan at a time: two unplugs in flight and a re-plug into one of the slots made the guest
+ * eject the re-plugged NIC again (seen with two NICs re-attached at once). One hot-plug per domain. */
+static bool hotplug_busy(const struct act *a) {
+        for (const struct act *b = acts; b; b = b->next)
+                if (b != a && b->pod->vc == a->pod->vc && streq(b->uuid, a->uuid) &&
+                    (b->phase == PH_DETACHING || b->phase == PH_ATTACHING))
+                        return true;
+        return false;
+}
+
+static void run_kind_step(void *opaque);
+
+static void hotplug_next(const struct act *done) {
+        for (struct act *b = acts; b; b = b->next) {
+                int r;
+
+                if (b == done || b->phase != PH_QUEUED || b->pod->vc != done->pod->vc || !streq(b->uuid, done->uuid))
+                        continue;
+                b->phase = PH_START;
+                r = timer_after(0, run_kind_step, b);
+                if (r > 0)
+                        b->timer = r;
+                return;
+        }
+}
+
 static void detach(struct act *a) {
         char why[512];
         int r;
 
+        if (hotplug_busy(a)) {
+                a->phase = PH_QUEUED;
+                act_log(a, LOG_LEVEL_INFO, "re-attach queued behind another hot-plug of this domain");
+                return;
+        }
         r = load_iface(a);
+        if (r == -ENOENT && a->adopted && a->iface_xml) {
+                /* The detach went through while the connection was down. */
+                act_log(a, LOG_LEVEL_INFO, "NIC already detached: attaching");
+                a->adopted = false;
+                a->removed = false;
+                a->t_phase = now_ms();
+                a->phase = PH_DETACHING;
+                schedule_attach(a);
+                return;
+        }
         if (r < 0) {
                 snprintf(why, sizeof(why), "cannot read the live interface: %s", errstr(r));
+                if (r == -EIO && lost(a, run_kind_step))
+                        return;
                 finish(a, RESULT_FAILED, why);
                 return;
         }
         a->removed = false;
         a->attach_tries = 0;
+        /* Survive a relinkd crash between detach and attach: what to attach goes into the domain first. */
+        {
+                _cleanup_free_ char *xml = NULL;
+
+                r = attach_xml(a, &xml);
+                if (r == 0)
+                        r = pending_set(a->dom, a->pci, xml);
+                if (r < 0)
+                        act_log(a, LOG_LEVEL_WARN, "cannot record the pending re-attach: %s", errstr(r));
+        }
         a->t_phase = now_ms();
         /* DetachDeviceAlias only asks for the unplug and returns; DetachDeviceFlags would block the
          * loop inside libvirtd's own wait for the guest (up to 5 s). DEVICE_REMOVED says when. */
         if ((*a->alias ? virDomainDetachDeviceAlias(a->dom, a->alias, VIR_DOMAIN_AFFECT_LIVE)
                        : virDomainDetachDeviceFlags(a->dom, a->iface_xml, VIR_DOMAIN_AFFECT_LIVE)) < 0) {
                 snprintf(why, sizeof(why), "detach failed: %s", virt_error());
+                if (lost(a, run_kind_step))
+                        return;
                 finish(a, RESULT_FAILED, why);
                 return;
         }
@@ -438,7 +580,11 @@ static void detach(struct act *a) {
                 a->poll_timer = r;
 }
 
+static void run_kind_step(void *opaque);
+
 static void run_kind(struct act *a) {
+        if (parked(a, run_kind_step))
+                return;
         switch (a->kind) {
         case ACTION_FLAP:
                 flap_down(a);
@@ -452,11 +598,24 @@ static void run_kind(struct act *a) {
         }
 }
 
+static void run_kind_step(void *opaque) {
+        struct act *a = opaque;
+
+        a->timer = 0;
+        run_kind(a);
+}
+
 static struct act *act_find(const struct pod *p, const char *uuid, const char *pci) {
         for (struct act *a = acts; a; a = a->next)
                 if (a->pod->vc == p->vc && streq(a->uuid, uuid) && (!pci || streq(a->pci, pci)))
                         return a;
         return NULL;
+}
+
+bool action_busy(const struct pod *p, virDomainPtr dom, const char *pci) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        return virDomainGetUUIDString(dom, uuid) == 0 && act_find(p, uuid, pci);
 }
 
 int action_start(const struct action_req *q) {
@@ -507,8 +666,58 @@ int action_start(const struct action_req *q) {
                         a->dhcp_watch = 0;
                 }
         }
+        if (q->resume_xml) {
+                /* relinkd stopped between detach and attach: attach what the domain says is pending. */
+                a->iface_xml = strdup(q->resume_xml);
+                if (!a->iface_xml) {
+                        act_free(a);
+                        return -ENOMEM;
+                }
+                act_log(a, LOG_LEVEL_INFO, "resuming a pending re-attach (the NIC is detached)");
+                a->phase = PH_DETACHING;
+                a->t_phase = now_ms();
+                schedule_attach(a);
+                return 0;
+        }
         run_kind(a);
         return 0;
+}
+
+/* A device of the domain went away while we verify a re-attach: was it the NIC we plugged? */
+static void replug_check(void *opaque) {
+        struct act *a = opaque;
+        int r;
+
+        a->check_timer = 0;
+        if (a->phase != PH_VERIFY || !a->pod->alive || !nic_gone(a))
+                return;
+        if (a->replugs++ >= REPLUG_RETRIES) {
+                timer_cancel(&a->timer);
+                finish(a, RESULT_FAILED, "the guest keeps ejecting the re-plugged NIC");
+                return;
+        }
+        act_log(a, LOG_LEVEL_WARN, "the guest ejected the re-plugged NIC: plugging it again (%u/%u)", a->replugs,
+                REPLUG_RETRIES);
+        timer_cancel(&a->timer);
+        a->removed = false;
+        a->attach_tries = 0;
+        a->t_phase = now_ms();
+        if (hotplug_busy(a)) {
+                /* Let the other hot-plug finish first; poll until then. */
+                r = timer_after(DETACH_POLL_MS, replug_check, a);
+                a->replugs--;
+                if (r > 0)
+                        a->check_timer = r;
+                return;
+        }
+        {
+                _cleanup_free_ char *xml = NULL;
+
+                if (attach_xml(a, &xml) == 0 && pending_set(a->dom, a->pci, xml) < 0)
+                        act_log(a, LOG_LEVEL_WARN, "cannot record the pending re-attach: %s", virt_error());
+        }
+        a->phase = PH_DETACHING;
+        schedule_attach(a);
 }
 
 /* From the DEVICE_REMOVED callback: only schedules. */
@@ -517,14 +726,21 @@ void action_device_removed(struct pod *p, virDomainPtr dom, const char *alias) {
 
         if (virDomainGetUUIDString(dom, uuid) < 0)
                 return;
-        for (struct act *a = acts; a; a = a->next)
-                if (a->pod->vc == p->vc && streq(a->uuid, uuid) && a->phase == PH_DETACHING &&
-                    streq(a->alias, alias)) {
+        for (struct act *a = acts; a; a = a->next) {
+                if (a->pod->vc != p->vc || !streq(a->uuid, uuid))
+                        continue;
+                if (a->phase == PH_DETACHING && streq(a->alias, alias)) {
                         act_log(a, LOG_LEVEL_INFO, "device-removed alias=%s removed_ms=%lld", alias,
                                 (long long) (now_ms() - a->t_phase));
                         schedule_attach(a);
                         return;
                 }
+                if (a->phase == PH_VERIFY && a->kind == ACTION_REATTACH && a->check_timer == 0) {
+                        int r = timer_after(0, replug_check, a);
+                        if (r > 0)
+                                a->check_timer = r;
+                }
+        }
 }
 
 static void abort_later(void *opaque) {
@@ -551,15 +767,67 @@ void action_domain_gone(struct pod *p, virDomainPtr dom) {
                 }
 }
 
+static void orphan_timeout(void *opaque) {
+        struct act *a = opaque;
+
+        a->orphan_timer = 0;
+        finish(a, RESULT_FAILED, a->phase == PH_DETACHING || a->phase == PH_ATTACHING
+                                         ? "connection lost while the NIC was detached and not back in time"
+                                         : a->phase == PH_LINK_DOWN ? "connection lost while the link was down"
+                                                                    : "connection lost");
+}
+
+/* The connection closed: verification (a packet socket) goes on; libvirt steps park until a
+ * reconnect to the same pod adopts the action, or fail after ORPHAN_TIMEOUT_MS. */
 void action_pod_lost(struct pod *p) {
-        for (struct act *a = acts, *next; a; a = next) {
-                next = a->next;
-                if (a->pod != p)
+        for (struct act *a = acts; a; a = a->next) {
+                int r;
+
+                if (a->pod != p || a->orphan_timer > 0)
                         continue;
-                if (a->phase == PH_LINK_DOWN || a->phase == PH_DETACHING || a->phase == PH_ATTACHING)
-                        act_log(a, LOG_LEVEL_ERROR, "connection lost mid-action (%s): the NIC may be left %s",
-                                action_to_string(a->kind), a->phase == PH_LINK_DOWN ? "down" : "detached");
-                finish(a, RESULT_ABORTED, "connection lost");
+                timer_cancel(&a->poll_timer);
+                act_log(a, a->phase == PH_VERIFY ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+                        "connection lost mid-%s (phase %d): waiting up to %d ms for it to come back",
+                        action_to_string(a->kind), (int) a->phase, ORPHAN_TIMEOUT_MS);
+                r = timer_after(ORPHAN_TIMEOUT_MS, orphan_timeout, a);
+                if (r > 0)
+                        a->orphan_timer = r;
+        }
+}
+
+void action_adopt(struct pod *p, virDomainPtr dom) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        if (virDomainGetUUIDString(dom, uuid) < 0)
+                return;
+        for (struct act *a = acts; a; a = a->next) {
+                timer_fn step;
+                int r;
+
+                if (a->pod->alive || a->pod->ns_dev != p->ns_dev || a->pod->ns_ino != p->ns_ino ||
+                    !streq(a->uuid, uuid))
+                        continue;
+                pod_unref(a->pod);
+                a->pod = pod_ref(p);
+                virDomainFree(a->dom);
+                virDomainRef(dom);
+                a->dom = dom;
+                a->adopted = true;
+                timer_cancel(&a->orphan_timer);
+                step = a->parked;
+                a->parked = NULL;
+                act_log(a, LOG_LEVEL_INFO, "connection back: resuming %s", action_to_string(a->kind));
+                if (step) {
+                        timer_cancel(&a->timer);
+                        r = timer_after(0, step, a);
+                        if (r > 0)
+                                a->timer = r;
+                } else if (a->phase == PH_DETACHING) {
+                        /* DEVICE_REMOVED may have been lost with the connection. */
+                        r = timer_after(0, detach_poll, a);
+                        if (r > 0)
+                                a->poll_timer = r;
+                }
         }
 }
 
@@ -581,6 +849,7 @@ void actions_shutdown(void) {
                         attach(a);      /* frees a, or leaves it verifying/retrying for the next round */
                         continue;
                 case PH_START:
+                case PH_QUEUED:
                 case PH_VERIFY:
                 case PH_DONE:
                         break;

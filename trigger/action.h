@@ -23,15 +23,20 @@ struct action_req {
         const char *reason;
         int64_t t_event;             /* now_ms() of the triggering event */
         bool migrated;               /* observe renewal time (a real migration event) */
+        const char *resume_xml;      /* a pending re-attach found in the domain: attach this element */
 };
 
 /* Start (from the loop, not a callback). -EBUSY when this NIC already has an action. */
 int action_start(const struct action_req *req);
+/* This NIC (by PCI address) of dom already has an action on p's connection. */
+bool action_busy(const struct pod *p, virDomainPtr dom, const char *pci);
 /* From libvirt callbacks (they only schedule). */
 void action_device_removed(struct pod *p, virDomainPtr dom, const char *alias);
 void action_domain_gone(struct pod *p, virDomainPtr dom);
-/* Connection closed: abort its actions (loudly when a NIC is left detached or down). */
+/* Connection closed: libvirt steps of its actions wait (bounded) for a reconnect to adopt them. */
 void action_pod_lost(struct pod *p);
+/* A (re)connected pod sees domain dom: take over the waiting actions of that domain (same netns). */
+void action_adopt(struct pod *p, virDomainPtr dom);
 /* Shutdown: bring held links up, finish what can be finished synchronously, free everything. */
 void actions_shutdown(void);
 unsigned actions_active(void);

@@ -70,6 +70,8 @@ static void update_gauges(void) {
                 if (c->pod)
                         open_n++;
         }
+        if (relinkd_metrics.connections == open_n && relinkd_metrics.connections_known == known)
+                return;
         relinkd_metrics.connections = open_n;
         relinkd_metrics.connections_known = known;
         metrics_flush();
@@ -151,10 +153,7 @@ static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int deta
                         domain_schedule(c->pod, dom, TRIGGER_BOOTED, t);
                 break;
         case VIR_DOMAIN_EVENT_STOPPED:
-        case VIR_DOMAIN_EVENT_SHUTDOWN:
-        case VIR_DOMAIN_EVENT_CRASHED:
-                if (event == VIR_DOMAIN_EVENT_STOPPED)
-                        action_domain_gone(c->pod, dom);
+                action_domain_gone(c->pod, dom);
                 break;
         default:
                 break;
@@ -188,13 +187,35 @@ static void conn_teardown(struct conn *c) {
         update_gauges();
 }
 
+static const char *close_reason_str(int reason) {
+        switch (reason) {
+        case VIR_CONNECT_CLOSE_REASON_ERROR:
+                return "error";
+        case VIR_CONNECT_CLOSE_REASON_EOF:
+                return "eof";
+        case VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
+                return "keepalive timeout";
+        case VIR_CONNECT_CLOSE_REASON_CLIENT:
+                return "client";
+        }
+        return "unknown";
+}
+
 static void conn_closed_later(void *opaque) {
         struct conn *c = opaque;
+        struct stat st;
 
         c->close_timer = 0;
         if (!c->pod)
                 return;
-        log_warn("conn=%s connection closed (reason %d), reconnecting", c->pod->label, c->close_reason);
+        if (c->watched && c->sock_path && stat(c->sock_path, &st) < 0) {
+                /* The pod's daemon went away with its socket (pod deleted, or restarting): the rescan
+                 * drops it or picks the new socket up. */
+                log_info("conn=%s daemon gone (socket removed)", c->pod->label);
+                conn_teardown(c);
+                return;
+        }
+        log_warn("conn=%s connection closed (%s), reconnecting", c->pod->label, close_reason_str(c->close_reason));
         conn_teardown(c);
         c->backoff_ms = 0;
         conn_schedule_retry(c);
@@ -361,6 +382,9 @@ static void rescan(void *opaque) {
                                         break;
                         if (c) {
                                 c->seen = true;
+                                /* Closed with its socket gone, and the socket is back: reconnect. */
+                                if (!c->pod && c->retry_timer == 0 && c->close_timer == 0)
+                                        conn_open(c);
                                 continue;
                         }
                         if (asprintf(&uri, "qemu+unix:///system?socket=%s", path) < 0)

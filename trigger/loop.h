@@ -10,7 +10,8 @@ typedef void (*timer_fn)(void *opaque);
 int timer_after(unsigned ms, timer_fn fn, void *opaque);
 /* Cancel a pending timer (id <= 0 or already fired: no-op); *id is reset to 0. */
 void timer_cancel(int *id);
-/* Milliseconds on CLOCK_MONOTONIC. */
+/* CLOCK_MONOTONIC in milliseconds, microseconds. */
 int64_t now_ms(void);
+int64_t now_us(void);
 /* The last libvirt error as text (never NULL). */
 const char *virt_error(void);

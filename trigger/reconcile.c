@@ -15,6 +15,7 @@
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
 #include "trigger/nicmap.h"
+#include "trigger/pending.h"
 #include "trigger/reconcile.h"
 #include "trigger/virtdom.h"
 
@@ -28,6 +29,7 @@ struct job {
         char uuid[VIR_UUID_STRING_BUFLEN];
         enum trigger_kind why;
         int64_t t_event;
+        int64_t t_event_us;          /* the same, finer: event → first libvirt call */
         int timer;
         unsigned polls;
         bool first_call_done;
@@ -80,8 +82,14 @@ void domain_schedule(struct pod *p, virDomainPtr dom, enum trigger_kind why, int
         for (j = jobs; j; j = j->next)
                 if (j->pod->vc == p->vc && streq(j->uuid, uuid) &&
                     trigger_is_migration(j->why) == trigger_is_migration(why)) {
-                        if (trigger_is_migration(why) && why == TRIGGER_MIGRATED && j->why == TRIGGER_POSTCOPY)
+                        if (why == TRIGGER_MIGRATED && j->why == TRIGGER_POSTCOPY && j->polls > 0) {
+                                /* Post-copy finished: act now instead of at the next poll. */
                                 log_debug("domain=%s post-copy completed", virDomainGetName(dom));
+                                timer_cancel(&j->timer);
+                                r = timer_after(0, job_run, j);
+                                if (r > 0)
+                                        j->timer = r;
+                        }
                         return;
                 }
         j = calloc(1, sizeof(*j));
@@ -93,6 +101,7 @@ void domain_schedule(struct pod *p, virDomainPtr dom, enum trigger_kind why, int
         j->dom = dom;
         j->why = why;
         j->t_event = t_event;
+        j->t_event_us = now_us();
         r = timer_after(0, job_run, j);
         if (r < 0) {
                 log_error("domain=%s cannot schedule: %s", virDomainGetName(dom), strerror(-r));
@@ -129,10 +138,87 @@ static int store_records(const struct pod *p, struct record ***ret, size_t *ret_
         return r;
 }
 
+enum nic_plan plan_nic(bool migration_event, bool migrated_in, const struct meta_nic *had, const char *live_mac,
+                       const struct record *rec, enum action *ret_kind, char *reason, size_t reason_size) {
+        enum action kind;
+
+        if (!migrated_in && !migration_event && !had)
+                return PLAN_FIRST_SIGHT;
+        kind = decide(had ? &had->id : NULL, live_mac, rec, reason, reason_size);
+        if (kind == ACTION_NONE && !migration_event)
+                return PLAN_QUIET;
+        *ret_kind = kind;
+        return PLAN_DECIDED;
+}
+
 static void identity_of(const struct record *rec, const char *live_mac, struct nic_identity *ret) {
         nic_identity_from_record(rec, ret);
         if (live_mac && *live_mac)
                 snprintf(ret->mac, sizeof(ret->mac), "%s", live_mac);
+}
+
+/* Re-attaches recorded in the domain but never finished (relinkd died between detach and attach). */
+static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_nics, const struct pod_link *links,
+                           size_t n_links, struct record *const *recs, size_t n_recs) {
+        const char *name = virDomainGetName(j->dom);
+        struct pending_nic *pend = NULL;
+        size_t n_pend = 0;
+        int r;
+
+        r = pending_get(j->dom, &pend, &n_pend);
+        if (r == -ENOENT)
+                return;
+        if (r < 0) {
+                log_warn("domain=%s unreadable pending re-attach metadata: %s", name,
+                         r == -EIO ? virt_error() : strerror(-r));
+                return;
+        }
+        for (size_t k = 0; k < n_pend; k++) {
+                _cleanup_free_ char *wrapped = NULL;
+                struct dom_nic *pn = NULL;
+                size_t n_pn = 0, idx;
+
+                if (action_busy(j->pod, j->dom, pend[k].pci))
+                        continue;           /* our own re-attach in flight */
+                if (virtdom_nic_find(nics, n_nics, pend[k].pci, NULL) >= 0) {
+                        /* Attached after all (or never detached): nothing pending any more. */
+                        r = pending_clear(j->dom, pend[k].pci);
+                        if (r < 0)
+                                log_warn("domain=%s nic=%s cannot clear a stale pending re-attach: %s", name,
+                                         pend[k].pci, r == -EIO ? virt_error() : strerror(-r));
+                        continue;
+                }
+                if (asprintf(&wrapped, "<domain><devices>%s</devices></domain>", pend[k].iface_xml) < 0)
+                        break;
+                r = domxml_nics(wrapped, &pn, &n_pn);
+                if (r < 0 || n_pn != 1) {
+                        log_error("domain=%s nic=%s pending re-attach element unusable: %s", name, pend[k].pci,
+                                  r < 0 ? strerror(-r) : "not one <interface>");
+                        dom_nics_free(pn, n_pn);
+                        continue;
+                }
+                if (nicmap_match(links, n_links, pn[0].target, recs, n_recs, &idx) < 0) {
+                        log_error("domain=%s nic=%s pending re-attach of tap '%s', which is bound to no record "
+                                  "here: left alone", name, pend[k].pci, pn[0].target);
+                        dom_nics_free(pn, n_pn);
+                        continue;
+                }
+                relinkd_metrics.decisions[ACTION_REATTACH]++;
+                log_info("domain=%s nic=%s mac=%s record=%s/%s@%s decision=reattach reason=\"pending re-attach: "
+                         "detached, never attached\" trigger=%s t_ms=%lld", name, pend[k].pci, pn[0].mac,
+                         recs[idx]->network, recs[idx]->container_id, recs[idx]->ifname,
+                         trigger_to_string(j->why), (long long) (now_ms() - j->t_event));
+                r = action_start(&(struct action_req) {
+                        .pod = j->pod, .dom = j->dom, .nic = &pn[0], .rec = recs[idx], .kind = ACTION_REATTACH,
+                        .reason = "pending re-attach", .t_event = j->t_event,
+                        .migrated = trigger_is_migration(j->why), .resume_xml = pend[k].iface_xml,
+                });
+                if (r < 0 && r != -EBUSY)
+                        log_error("domain=%s nic=%s cannot resume the re-attach: %s", name, pend[k].pci,
+                                  strerror(-r));
+                dom_nics_free(pn, n_pn);
+        }
+        pending_free(pend, n_pend);
 }
 
 static void job_handle(struct job *j) {
@@ -144,12 +230,13 @@ static void job_handle(struct job *j) {
         size_t n_nics = 0, n_recs = 0, n_links = 0, n_meta = 0, n_fresh = 0;
         bool have_meta, migrated;
         int state, reason, r;
-        int64_t t_call = now_ms();
+        int64_t t_call = now_ms(), t_call_us = now_us();
 
         r = virtdom_state(j->dom, &state, &reason);
         if (trigger_is_migration(j->why) && !j->first_call_done) {
                 j->first_call_done = true;
-                histogram_observe(&relinkd_metrics.first_call, (double) (t_call - j->t_event) / 1000.0);
+                histogram_observe(&relinkd_metrics.first_call, (double) (t_call_us - j->t_event_us) / 1e6);
+                log_debug("domain=%s event_to_first_call_us=%lld", name, (long long) (t_call_us - j->t_event_us));
         }
         if (r < 0) {
                 log_warn("domain=%s conn=%s cannot get state: %s", name, j->pod->label, virt_error());
@@ -175,6 +262,7 @@ static void job_handle(struct job *j) {
                           state, reason);
                 return;
         }
+        action_adopt(j->pod, j->dom);
         migrated = trigger_is_migration(j->why) || reason == VIR_DOMAIN_RUNNING_MIGRATED ||
                    reason == VIR_DOMAIN_RUNNING_POSTCOPY_FAILED;
 
@@ -204,12 +292,16 @@ static void job_handle(struct job *j) {
                 log_warn("domain=%s unreadable relink metadata (%s): treated as absent", name,
                          r == -EIO ? virt_error() : strerror(-r));
 
+        if (!relinkd_cfg->dry_run)
+                resume_pending(j, nics, n_nics, links, n_links, recs, n_recs);
+
         for (size_t i = 0; i < n_nics; i++) {
                 const struct dom_nic *nic = &nics[i];
                 const struct meta_nic *had = have_meta ? metadata_find(meta, n_meta, nic->pci) : NULL;
                 const struct record *rec;
                 char why[256] = "", recname[600];
-                enum action kind;
+                enum action kind = ACTION_NONE;
+                enum nic_plan plan;
                 size_t idx;
 
                 if (nicmap_match(links, n_links, nic->target, recs, n_recs, &idx) < 0) {
@@ -223,7 +315,12 @@ static void job_handle(struct job *j) {
                         log_warn("domain=%s nic=%s has no PCI address: untouched", name, nic->alias);
                         continue;
                 }
-                if (!migrated && !had) {
+                if (action_busy(j->pod, j->dom, nic->pci)) {
+                        log_debug("domain=%s nic=%s action already in progress", name, nic->pci);
+                        continue;
+                }
+                plan = plan_nic(trigger_is_migration(j->why), migrated, had, nic->mac, rec, &kind, why, sizeof(why));
+                if (plan == PLAN_FIRST_SIGHT) {
                         /* First sight: this is what the guest has now; it travels with the domain. */
                         struct meta_nic *m = realloc(fresh, (n_fresh + 1) * sizeof(*m));
                         if (!m)
@@ -233,12 +330,12 @@ static void job_handle(struct job *j) {
                         snprintf(fresh[n_fresh].pci, sizeof(fresh[n_fresh].pci), "%s", nic->pci);
                         identity_of(rec, nic->mac, &fresh[n_fresh].id);
                         n_fresh++;
-                        log_info("domain=%s nic=%s mac=%s record=%s first-sight trigger=%s: recording identity",
-                                 name, nic->pci, nic->mac, recname, trigger_to_string(j->why));
+                        log_info("domain=%s nic=%s mac=%s record=%s first-sight trigger=%s: recording identity%s",
+                                 name, nic->pci, nic->mac, recname, trigger_to_string(j->why),
+                                 relinkd_cfg->dry_run ? " (dry run: not written)" : "");
                         continue;
                 }
-                kind = decide(had ? &had->id : NULL, nic->mac, rec, why, sizeof(why));
-                if (kind == ACTION_NONE && !trigger_is_migration(j->why)) {
+                if (plan == PLAN_QUIET) {
                         /* Reconciling an already handled domain: nothing to say at info level. */
                         log_debug("domain=%s nic=%s record=%s unchanged", name, nic->pci, recname);
                         continue;

@@ -130,6 +130,7 @@ diag_vm() {
 }
 # diag VMI NODE — diagnostics for a failed check: guest + relinkd lines.
 diag() {
-	printf '%s\n' "guest after migration:" "$(since "$1" | tail -12)" "relinkd node $2:" \
-		"$(tail -n +$((RMARK + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -v ' debug ' | tail -10)"
+	printf '%s\n' "guest after migration:" "$(since "$1" | tail -12)" "relinkd node $2 (this domain, warnings, errors):" \
+		"$(tail -n +$((RMARK + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -v ' debug ' |
+			grep -E "domain=$(vm_domain "$1") | warn | error " | tail -10)"
 }

@@ -4,12 +4,14 @@
 #   node 1 (pods 10.244.1.0/24)                    node 2 (pods 10.244.2.0/24)
 #   ┌──────────────────────────────┐   routed     ┌──────────────────────────────────────┐
 #   │ relinkd, server VM           │══════════════│ relinkd (SIGKILLed / restarted)       │
-#   │ missed, held, survivor ─ ─ ─ │─ migrate ─ ─▶│ launcher libvirtd (restarted)         │
+#   │ missed, held, torn, survivor │─ migrate ─ ─▶│ launcher libvirtd (restarted)         │
 #   └──────────────────────────────┘              └──────────────────────────────────────┘
 #   missed:   node 2's relinkd is SIGKILLed before the migration completes, restarted after it:
 #             its start-up reconcile fixes the guest (trigger=reconcile).
 #   held:     pinned MAC → flap; relinkd SIGKILLed while the link is held down, restarted: the guest
 #             still ends up with the link up and the new lease.
+#   torn:     MAC changed → re-attach; relinkd SIGKILLed after the detach, before the attach: the restarted
+#             relinkd must give the domain its NIC back (with the pod's MAC).
 #   survivor: the target launcher's libvirtd restarts under relinkd before the migration; relinkd
 #             reconnects and acts on the migration. Then a libvirtd restart under an already fixed
 #             VM: relinkd reconnects, reconciles and does nothing (no second action, no guest event).
@@ -21,6 +23,7 @@ scenario "boot the clients"
 client_boot missed 1 -- --stack networkd --ping "$SERVER_IP" || exit 1
 client_boot held 1 --mac "$(rl_mac)" -- --stack networkd --ping "$SERVER_IP" || exit 1
 client_boot survivor 1 -- --stack networkd --ping "$SERVER_IP" || exit 1
+client_boot torn 1 -- --stack networkd --ping "$SERVER_IP" || exit 1
 
 scenario "relinkd SIGKILLed across the migration, restarted (missed)"
 relinkd_stop 2 KILL
@@ -61,6 +64,29 @@ fi
 check_re "held: guest carrier is up again" "$(since held | grep 'carrier dev=eth0' | tail -1)" 'state=up'
 check_eq "held: guest lease is the target pod's address" "$(vm_lease_ip held)" "$(pod_addr "$MIG_POD" eth0)"
 
+scenario "relinkd SIGKILLed between detach and re-attach, restarted (torn)"
+MARK=$(vm_log_mark torn)
+RMARK=$(relinkd_mark 2)
+migrate_prepare torn 2 || exit 1
+(
+	rl_wait 30 eval 'rlines torn 2 | grep -q " detach "' && relinkd_stop 2 KILL
+) &
+KILLER=$!
+migrate_run torn || exit 1
+wait "$KILLER"
+check_re "torn: relinkd started the detach before dying" "$(rlines torn 2 | grep -m1 ' detach ')" 'detach alias='
+check_eq "torn: relinkd died before the re-attach" "$(rlines torn 2 | grep -c ' attached ')" 0
+rl_wait 5 eval 'vm_log_since torn "$MARK" | grep -q " nic-del "'
+echo "# torn: NICs in the live domain while relinkd is down: $(pod_virsh "$MIG_POD" domiflist default_torn | grep -c ethernet)"
+relinkd_start 2
+if vm_wait_log torn "$MARK" ' ping-ok ' 20 >/dev/null; then
+	ok "torn: ping comes back after the restart"
+else
+	not_ok "torn: ping comes back after the restart" "$(diag torn 2)"
+fi
+check_eq "torn: the domain has its NIC again" "$(pod_virsh "$MIG_POD" domiflist default_torn | grep -c ethernet)" 1
+check_eq "torn: guest lease is the target pod's address" "$(vm_lease_ip torn)" "$(pod_addr "$MIG_POD" eth0)"
+
 scenario "libvirtd restarted under relinkd before the migration (survivor)"
 MARK=$(vm_log_mark survivor)
 RMARK=$(relinkd_mark 2)
@@ -68,7 +94,9 @@ migrate_prepare survivor 2 || exit 1
 TGT=$MIG_POD
 check "relinkd connected to the target launcher" eval 'relinkd_wait 2 "conn=$TGT connected" 10 "$RMARK" >/dev/null'
 libvirtd_restart "$TGT" || exit 1
-check "relinkd saw the connection drop" eval 'relinkd_wait 2 "conn=$TGT connection closed" 10 "$RMARK" >/dev/null'
+# Either the open connection reports the close, or the --watch rescan finds the socket gone first.
+check "relinkd saw the connection drop" \
+	eval 'relinkd_wait 2 "conn=$TGT (connection closed|daemon gone)|$TGT/run/libvirt-sock is gone" 10 "$RMARK" >/dev/null'
 rl_wait 15 eval '[ "$(tail -n +$((RMARK + 1)) "$RUN/n2/relinkd.log" | grep -c "conn=$TGT connected")" -ge 2 ]'
 check_eq "relinkd reconnected to the restarted libvirtd" \
 	"$(tail -n +$((RMARK + 1)) "$RUN/n2/relinkd.log" | grep -c "conn=$TGT connected")" 2

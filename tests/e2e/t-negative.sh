@@ -10,7 +10,7 @@
 #   ARPs for node-1 addresses on node 2's bridge: no reply. This proves the other e2e tests test something.
 #   client: MAC from the pod (changes); pinned: MAC pinned by the VM spec (tuning), same on both pods.
 . "$(dirname "$0")/lib.sh"
-E2E_NEEDS_RELINKD=0
+export E2E_NEEDS_RELINKD=0
 e2e_init
 e2e_world
 
