@@ -140,7 +140,7 @@ static void finish(struct act *a, enum action_result result, const char *note) {
                         r = virtdom_meta_put_nic(a->dom, a->pci, &id);
                         if (r < 0)
                                 act_log(a, LOG_LEVEL_WARN, "cannot update relink metadata: %s",
-                                        r == -EIO ? virt_error() : strerror(-r));
+                                        virt_strerror(r));
                 }
                 break;
         case RESULT_FAILED:
@@ -290,10 +290,6 @@ static int load_iface(struct act *a) {
         return r;
 }
 
-static const char *errstr(int r) {
-        return r == -EIO ? virt_error() : strerror(-r);
-}
-
 /* A step that needs libvirt runs only on a live connection; otherwise it waits for action_adopt(). */
 static bool parked(struct act *a, timer_fn step) {
         if (a->pod->alive)
@@ -312,6 +308,16 @@ static bool lost(struct act *a, timer_fn step) {
         a->parked = step;
         act_log(a, LOG_LEVEL_WARN, "connection lost during a libvirt call: step waits for the daemon to come back");
         return true;
+}
+
+/* load_iface() (or what it fed) failed at the start of a kind: wait for a reconnect or give up. */
+static void read_iface_failed(struct act *a, int r) {
+        char why[512];
+
+        snprintf(why, sizeof(why), "cannot read the live interface: %s", virt_strerror(r));
+        if (r == -EIO && lost(a, run_kind_step))
+                return;
+        finish(a, RESULT_FAILED, why);
 }
 
 /* ---- flap ---- */
@@ -344,10 +350,7 @@ static void flap_down(struct act *a) {
         if (r == 0)
                 r = ifxml_set_link(a->iface_xml, false, &down);
         if (r < 0) {
-                snprintf(why, sizeof(why), "cannot read the live interface: %s", errstr(r));
-                if (r == -EIO && lost(a, run_kind_step))
-                        return;
-                finish(a, RESULT_FAILED, why);
+                read_iface_failed(a, r);
                 return;
         }
         if (virDomainUpdateDeviceFlags(a->dom, down, VIR_DOMAIN_AFFECT_LIVE) < 0) {
@@ -381,6 +384,18 @@ static int attach_xml(const struct act *a, char **ret) {
         if (r < 0)
                 return r;
         return ifxml_strip_alias(with_mac, ret);
+}
+
+/* Survive a relinkd crash between detach and attach: what to attach goes into the domain first. */
+static void record_pending(struct act *a) {
+        _cleanup_free_ char *xml = NULL;
+        int r;
+
+        r = attach_xml(a, &xml);
+        if (r == 0)
+                r = pending_set(a->dom, a->pci, xml);
+        if (r < 0)
+                act_log(a, LOG_LEVEL_WARN, "cannot record the pending re-attach: %s", virt_strerror(r));
 }
 
 static void attach(void *opaque) {
@@ -427,7 +442,7 @@ static void attach(void *opaque) {
         act_log(a, LOG_LEVEL_INFO, "attached detach_ms=%lld", (long long) (now_ms() - a->t_phase));
         r = pending_clear(a->dom, a->pci);
         if (r < 0)
-                act_log(a, LOG_LEVEL_WARN, "cannot clear the pending re-attach: %s", errstr(r));
+                act_log(a, LOG_LEVEL_WARN, "cannot clear the pending re-attach: %s", virt_strerror(r));
         start_verify(a, relinkd_cfg->verify_reattach_ms);
         if (a->phase == PH_VERIFY)
                 hotplug_next(a);
@@ -504,8 +519,6 @@ static bool hotplug_busy(const struct act *a) {
         return false;
 }
 
-static void run_kind_step(void *opaque);
-
 static void hotplug_next(const struct act *done) {
         for (struct act *b = acts; b; b = b->next) {
                 int r;
@@ -541,24 +554,12 @@ static void detach(struct act *a) {
                 return;
         }
         if (r < 0) {
-                snprintf(why, sizeof(why), "cannot read the live interface: %s", errstr(r));
-                if (r == -EIO && lost(a, run_kind_step))
-                        return;
-                finish(a, RESULT_FAILED, why);
+                read_iface_failed(a, r);
                 return;
         }
         a->removed = false;
         a->attach_tries = 0;
-        /* Survive a relinkd crash between detach and attach: what to attach goes into the domain first. */
-        {
-                _cleanup_free_ char *xml = NULL;
-
-                r = attach_xml(a, &xml);
-                if (r == 0)
-                        r = pending_set(a->dom, a->pci, xml);
-                if (r < 0)
-                        act_log(a, LOG_LEVEL_WARN, "cannot record the pending re-attach: %s", errstr(r));
-        }
+        record_pending(a);
         a->t_phase = now_ms();
         /* DetachDeviceAlias only asks for the unplug and returns; DetachDeviceFlags would block the
          * loop inside libvirtd's own wait for the guest (up to 5 s). DEVICE_REMOVED says when. */
@@ -579,8 +580,6 @@ static void detach(struct act *a) {
         if (r > 0)
                 a->poll_timer = r;
 }
-
-static void run_kind_step(void *opaque);
 
 static void run_kind(struct act *a) {
         if (parked(a, run_kind_step))
@@ -710,12 +709,7 @@ static void replug_check(void *opaque) {
                         a->check_timer = r;
                 return;
         }
-        {
-                _cleanup_free_ char *xml = NULL;
-
-                if (attach_xml(a, &xml) == 0 && pending_set(a->dom, a->pci, xml) < 0)
-                        act_log(a, LOG_LEVEL_WARN, "cannot record the pending re-attach: %s", virt_error());
-        }
+        record_pending(a);
         a->phase = PH_DETACHING;
         schedule_attach(a);
 }

@@ -20,7 +20,6 @@ struct action_req {
         const struct dom_nic *nic;
         const struct record *rec;
         enum action kind;            /* ACTION_FLAP or ACTION_REATTACH */
-        const char *reason;
         int64_t t_event;             /* now_ms() of the triggering event */
         bool migrated;               /* observe renewal time (a real migration event) */
         const char *resume_xml;      /* a pending re-attach found in the domain: attach this element */

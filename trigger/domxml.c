@@ -1,93 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* Read a domain's <interface> elements and edit one of them. The only libvirt-XML code. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include "common/util.h"
 #include "trigger/domxml.h"
+#include "trigger/xmlutil.h"
 
 #define DOMXML_MAX_BYTES (16 * 1024 * 1024)
-#define XML_OPTS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-
-static void xml_doc_freep(xmlDocPtr *d) {
-        if (*d)
-                xmlFreeDoc(*d);
-}
-static void xml_freep(xmlChar **p) {
-        if (*p)
-                xmlFree(*p);
-}
-#define _cleanup_doc_ _cleanup_(xml_doc_freep)
-#define _cleanup_xml_ _cleanup_(xml_freep)
-
-static int parse(const char *xml, xmlDocPtr *ret) {
-        size_t n;
-        xmlDocPtr doc;
-
-        if (!xml)
-                return -EINVAL;
-        n = strlen(xml);
-        if (n == 0 || n > DOMXML_MAX_BYTES)
-                return -EBADMSG;
-        doc = xmlReadMemory(xml, (int) n, NULL, NULL, XML_OPTS);
-        if (!doc || !xmlDocGetRootElement(doc)) {
-                if (doc)
-                        xmlFreeDoc(doc);
-                return -EBADMSG;
-        }
-        *ret = doc;
-        return 0;
-}
-
-static bool is_elem(xmlNodePtr n, const char *name) {
-        return n && n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST name);
-}
 
 static xmlNodePtr child(xmlNodePtr parent, const char *name) {
         for (xmlNodePtr c = parent->children; c; c = c->next)
-                if (is_elem(c, name))
+                if (xml_is_elem(c, name))
                         return c;
         return NULL;
-}
-
-/* Serialise one element standalone (no XML declaration). */
-static int dump(xmlDocPtr doc, xmlNodePtr node, char **ret) {
-        xmlBufferPtr buf = xmlBufferCreate();
-        char *s;
-
-        if (!buf)
-                return -ENOMEM;
-        if (xmlNodeDump(buf, doc, node, 0, 0) < 0) {
-                xmlBufferFree(buf);
-                return -ENOMEM;
-        }
-        s = strdup((const char *) xmlBufferContent(buf));
-        xmlBufferFree(buf);
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
-}
-
-/* "aa:bb:cc:dd:ee:ff" in any case → lower case into out[18]. */
-static bool mac_normalise(const char *s, char out[18]) {
-        if (!s || strlen(s) != 17)
-                return false;
-        for (int i = 0; i < 17; i++) {
-                if (i % 3 == 2) {
-                        if (s[i] != ':')
-                                return false;
-                } else if (!isxdigit((unsigned char) s[i]))
-                        return false;
-                out[i] = (char) tolower((unsigned char) s[i]);
-        }
-        out[17] = '\0';
-        return true;
 }
 
 /* Copy an attribute into a fixed buffer; left "" when absent or too long. */
@@ -150,11 +77,11 @@ int domxml_nics(const char *domain_xml, struct dom_nic **ret, size_t *ret_n) {
         xmlNodePtr root, devices;
         int r;
 
-        r = parse(domain_xml, &doc);
+        r = xml_parse(domain_xml, DOMXML_MAX_BYTES, &doc);
         if (r < 0)
                 return r;
         root = xmlDocGetRootElement(doc);
-        if (!is_elem(root, "domain"))
+        if (!xml_is_elem(root, "domain"))
                 return -EBADMSG;
         devices = child(root, "devices");
 
@@ -164,7 +91,7 @@ int domxml_nics(const char *domain_xml, struct dom_nic **ret, size_t *ret_n) {
                 _cleanup_xml_ xmlChar *state = NULL;
                 xmlNodePtr link;
 
-                if (!is_elem(c, "interface"))
+                if (!xml_is_elem(c, "interface"))
                         continue;
                 if (n == cap) {
                         size_t ncap = cap ? cap * 2 : 4;
@@ -187,7 +114,7 @@ int domxml_nics(const char *domain_xml, struct dom_nic **ret, size_t *ret_n) {
                 link = child(c, "link");
                 state = link ? xmlGetProp(link, BAD_CAST "state") : NULL;
                 d->link_up = !(state && xmlStrEqual(state, BAD_CAST "down"));
-                r = dump(doc, c, &d->xml);
+                r = xml_dump(doc, c, &d->xml);
                 if (r < 0) {
                         dom_nics_free(nics, n);
                         return r;
@@ -202,11 +129,11 @@ int domxml_nics(const char *domain_xml, struct dom_nic **ret, size_t *ret_n) {
 /* Parse a standalone <interface> element. */
 static int parse_iface(const char *iface_xml, xmlDocPtr *ret_doc, xmlNodePtr *ret_root) {
         xmlDocPtr doc;
-        int r = parse(iface_xml, &doc);
+        int r = xml_parse(iface_xml, DOMXML_MAX_BYTES, &doc);
 
         if (r < 0)
                 return r;
-        if (!is_elem(xmlDocGetRootElement(doc), "interface")) {
+        if (!xml_is_elem(xmlDocGetRootElement(doc), "interface")) {
                 xmlFreeDoc(doc);
                 return -EBADMSG;
         }
@@ -244,39 +171,34 @@ static xmlNodePtr add_child(xmlNodePtr parent, const char *name) {
         return n;
 }
 
-int ifxml_set_link(const char *iface_xml, bool up, char **ret) {
+/* Set attr of the first <elem> child of a standalone <interface>, adding the child when missing. */
+static int iface_set_child_attr(const char *iface_xml, const char *elem, const char *attr, const char *value,
+                                char **ret) {
         _cleanup_doc_ xmlDocPtr doc = NULL;
-        xmlNodePtr root, link;
+        xmlNodePtr root, c;
         int r;
 
         r = parse_iface(iface_xml, &doc, &root);
         if (r < 0)
                 return r;
-        link = child(root, "link");
-        if (!link)
-                link = add_child(root, "link");
-        if (!link || !xmlSetProp(link, BAD_CAST "state", BAD_CAST (up ? "up" : "down")))
+        c = child(root, elem);
+        if (!c)
+                c = add_child(root, elem);
+        if (!c || !xmlSetProp(c, BAD_CAST attr, BAD_CAST value))
                 return -ENOMEM;
-        return dump(doc, root, ret);
+        return xml_dump(doc, root, ret);
+}
+
+int ifxml_set_link(const char *iface_xml, bool up, char **ret) {
+        return iface_set_child_attr(iface_xml, "link", "state", up ? "up" : "down", ret);
 }
 
 int ifxml_set_mac(const char *iface_xml, const char *mac, char **ret) {
-        _cleanup_doc_ xmlDocPtr doc = NULL;
         char norm[18];
-        xmlNodePtr root, m;
-        int r;
 
         if (!mac_normalise(mac, norm))
                 return -EINVAL;
-        r = parse_iface(iface_xml, &doc, &root);
-        if (r < 0)
-                return r;
-        m = child(root, "mac");
-        if (!m)
-                m = add_child(root, "mac");
-        if (!m || !xmlSetProp(m, BAD_CAST "address", BAD_CAST norm))
-                return -ENOMEM;
-        return dump(doc, root, ret);
+        return iface_set_child_attr(iface_xml, "mac", "address", norm, ret);
 }
 
 int ifxml_strip_alias(const char *iface_xml, char **ret) {
@@ -291,7 +213,7 @@ int ifxml_strip_alias(const char *iface_xml, char **ret) {
                 _cleanup_xml_ xmlChar *name = NULL;
 
                 next = c->next;
-                if (!is_elem(c, "alias"))
+                if (!xml_is_elem(c, "alias"))
                         continue;
                 name = xmlGetProp(c, BAD_CAST "name");
                 if (name && xmlStrncmp(name, BAD_CAST "ua-", 3) == 0)
@@ -305,5 +227,5 @@ int ifxml_strip_alias(const char *iface_xml, char **ret) {
                 xmlUnlinkNode(c);
                 xmlFreeNode(c);
         }
-        return dump(doc, root, ret);
+        return xml_dump(doc, root, ret);
 }

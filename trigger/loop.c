@@ -2,6 +2,7 @@
 /* One-shot timers on virEventAddTimeout: the daemon never sleeps, every wait is a timer. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <libvirt/libvirt.h>
@@ -64,4 +65,8 @@ const char *virt_error(void) {
         const char *m = virGetLastErrorMessage();
 
         return m ? m : "unknown libvirt error";
+}
+
+const char *virt_strerror(int r) {
+        return r == -EIO ? virt_error() : strerror(-r);
 }

@@ -15,3 +15,5 @@ int64_t now_ms(void);
 int64_t now_us(void);
 /* The last libvirt error as text (never NULL). */
 const char *virt_error(void);
+/* An -errno from a libvirt wrapper as text: -EIO means libvirt failed (virt_error()), else strerror. */
+const char *virt_strerror(int r);

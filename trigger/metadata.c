@@ -7,28 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include "common/util.h"
 #include "trigger/metadata.h"
-
-#define XML_OPTS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-
-static void xml_doc_freep(xmlDocPtr *d) {
-        if (*d)
-                xmlFreeDoc(*d);
-}
-static void xml_freep(xmlChar **p) {
-        if (*p)
-                xmlFree(*p);
-}
-#define _cleanup_doc_ _cleanup_(xml_doc_freep)
-#define _cleanup_xml_ _cleanup_(xml_freep)
-
-static bool is_elem(xmlNodePtr n, const char *name) {
-        return n && n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST name);
-}
+#include "trigger/xmlutil.h"
 
 static bool set_attr(xmlNodePtr n, const char *name, const char *value) {
         return xmlSetProp(n, BAD_CAST name, BAD_CAST value) != NULL;
@@ -66,7 +47,6 @@ static int encode_nic(xmlNodePtr parent, const struct meta_nic *m) {
 
 int metadata_encode(const struct meta_nic *nics, size_t n, char **ret_xml) {
         _cleanup_doc_ xmlDocPtr doc = NULL;
-        xmlBufferPtr buf;
         xmlNodePtr root;
         char *s;
         int r;
@@ -86,17 +66,9 @@ int metadata_encode(const struct meta_nic *nics, size_t n, char **ret_xml) {
                 if (r < 0)
                         return r;
         }
-        buf = xmlBufferCreate();
-        if (!buf)
-                return -ENOMEM;
-        if (xmlNodeDump(buf, doc, root, 0, 0) < 0) {
-                xmlBufferFree(buf);
-                return -ENOMEM;
-        }
-        s = strdup((const char *) xmlBufferContent(buf));
-        xmlBufferFree(buf);
-        if (!s)
-                return -ENOMEM;
+        r = xml_dump(doc, root, &s);
+        if (r < 0)
+                return r;
         /* Never store what we could not read back (bad MAC, empty PCI, bad address, …). */
         {
                 _cleanup_free_ struct meta_nic *check = NULL;
@@ -152,17 +124,6 @@ static int addr_family(const char *s) {
         return 0;
 }
 
-static bool mac_valid(char *s) {
-        if (strlen(s) != 17)
-                return false;
-        for (int i = 0; i < 17; i++) {
-                if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char) s[i]))
-                        return false;
-                s[i] = (char) tolower((unsigned char) s[i]);
-        }
-        return true;
-}
-
 static bool pci_valid(const char *s) {         /* "0000:00:03.0" */
         if (strlen(s) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.' || s[11] > '7')
                 return false;
@@ -202,13 +163,13 @@ static int decode_nic(xmlNodePtr nic, struct meta_nic *m) {
         memset(m, 0, sizeof(*m));
         if (!get_attr(nic, "pci", m->pci, sizeof(m->pci), true) || !pci_valid(m->pci))
                 return -EBADMSG;
-        if (!get_attr(nic, "mac", id->mac, sizeof(id->mac), true) || !mac_valid(id->mac))
+        if (!get_attr(nic, "mac", id->mac, sizeof(id->mac), true) || !mac_normalise(id->mac, id->mac))
                 return -EBADMSG;
         if (!get_uint(nic, "mtu", 65535, &id->mtu, false))
                 return -EBADMSG;
 
         for (xmlNodePtr c = nic->children; c; c = c->next) {
-                if (is_elem(c, "ip")) {
+                if (xml_is_elem(c, "ip")) {
                         struct record_ip *ip;
 
                         if (id->n_ips >= RECORD_MAX_IPS)
@@ -222,7 +183,7 @@ static int decode_nic(xmlNodePtr nic, struct meta_nic *m) {
                                 return -EBADMSG;
                         if (!get_uint(c, "prefix", ip->family == AF_INET ? 32 : 128, &ip->prefix, true))
                                 return -EBADMSG;
-                } else if (is_elem(c, "route")) {
+                } else if (xml_is_elem(c, "route")) {
                         struct record_route *rt;
 
                         if (id->n_routes >= RECORD_MAX_ROUTES)
@@ -242,24 +203,21 @@ int metadata_decode(const char *xml, struct meta_nic **ret, size_t *ret_n) {
         _cleanup_doc_ xmlDocPtr doc = NULL;
         _cleanup_free_ struct meta_nic *nics = NULL;
         xmlNodePtr root;
-        size_t n = 0, cap = 0, len;
+        size_t n = 0, cap = 0;
         int r;
 
-        if (!xml)
-                return -EINVAL;
-        len = strlen(xml);
-        if (len == 0 || len > RELINK_META_MAX_BYTES)
-                return -EBADMSG;
-        doc = xmlReadMemory(xml, (int) len, NULL, NULL, XML_OPTS);
-        root = doc ? xmlDocGetRootElement(doc) : NULL;
+        r = xml_parse(xml, RELINK_META_MAX_BYTES, &doc);
+        if (r < 0)
+                return r;
+        root = xmlDocGetRootElement(doc);
         /* virDomainGetMetadata returns <relink:nics xmlns:relink="…">: the local name is what counts. */
-        if (!is_elem(root, "nics"))
+        if (!xml_is_elem(root, "nics"))
                 return -EBADMSG;
         if (root->ns && root->ns->href && !xmlStrEqual(root->ns->href, BAD_CAST RELINK_META_URI))
                 return -EBADMSG;
 
         for (xmlNodePtr c = root->children; c; c = c->next) {
-                if (!is_elem(c, "nic"))
+                if (!xml_is_elem(c, "nic"))
                         continue;
                 if (n >= RELINK_META_MAX_NICS)
                         return -EBADMSG;
@@ -292,4 +250,14 @@ const struct meta_nic *metadata_find(const struct meta_nic *nics, size_t n, cons
                 if (strcasecmp(nics[i].pci, pci) == 0)
                         return &nics[i];
         return NULL;
+}
+
+struct meta_nic *metadata_append(struct meta_nic **nics, size_t *n) {
+        struct meta_nic *p = reallocarray(*nics, *n + 1, sizeof(**nics));
+
+        if (!p)
+                return NULL;
+        *nics = p;
+        memset(&p[*n], 0, sizeof(p[*n]));
+        return &p[(*n)++];
 }

@@ -22,5 +22,7 @@ int metadata_encode(const struct meta_nic *nics, size_t n, char **ret_xml);
 /* 0, -EBADMSG (malformed, missing/invalid attributes, too many entries), -ENOMEM. *ret is NULL when *ret_n is 0;
  * free(*ret). Accepts the root with or without the RELINK_META_URI namespace (libvirt 9 returns it without). */
 int metadata_decode(const char *xml, struct meta_nic **ret, size_t *ret_n);
+/* Grow *nics by one zeroed entry and return it; NULL (nothing changed) when out of memory. */
+struct meta_nic *metadata_append(struct meta_nic **nics, size_t *n);
 /* The entry for pci (NULL when absent). */
 const struct meta_nic *metadata_find(const struct meta_nic *nics, size_t n, const char *pci);

@@ -17,6 +17,7 @@ static const double first_call_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0
 
 struct metrics relinkd_metrics;
 static char *metrics_path;
+static char *metrics_written;    /* what the file holds: unchanged text is not rewritten */
 
 void metrics_init(struct metrics *m) {
         memset(m, 0, sizeof(*m));
@@ -142,6 +143,8 @@ int metrics_open(const char *path) {
         metrics_init(&relinkd_metrics);
         free(metrics_path);
         metrics_path = NULL;
+        free(metrics_written);
+        metrics_written = NULL;
         if (!path)
                 return 0;
         metrics_path = strdup(path);
@@ -158,6 +161,8 @@ int metrics_flush(void) {
         r = metrics_render(&relinkd_metrics, &text);
         if (r < 0)
                 return r;
+        if (metrics_written && streq(text, metrics_written))
+                return 0;
         d = strdup(metrics_path);
         f = strdup(metrics_path);
         if (!d || !f)
@@ -165,5 +170,10 @@ int metrics_flush(void) {
         dfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
-        return write_atomic_at(dfd, basename(f), text, strlen(text), 0644, false);
+        r = write_atomic_at(dfd, basename(f), text, strlen(text), 0644, false);
+        if (r < 0)
+                return r;
+        free(metrics_written);
+        metrics_written = TAKE_PTR(text);
+        return 0;
 }

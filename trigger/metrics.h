@@ -39,5 +39,6 @@ int metrics_render(const struct metrics *m, char **ret);
 extern struct metrics relinkd_metrics;
 /* Set the output file (NULL: none). */
 int metrics_open(const char *path);
-/* Write the file if set; failures are returned (-errno), the daemon logs them once. */
+/* Write the file if set and its text changed since the last successful write; failures are
+ * returned (-errno), the daemon logs them once. */
 int metrics_flush(void);

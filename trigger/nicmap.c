@@ -32,11 +32,10 @@ static int nl_route_socket_in(int netns_fd, struct nl_sock **ret) {
         s = nl_socket_alloc();
         if (!s)
                 r = -ENOMEM;
-        else if ((k = nl_connect(s, NETLINK_ROUTE)) < 0) {
+        else if (nl_connect(s, NETLINK_ROUTE) < 0) {
                 nl_socket_free(s);
                 s = NULL;
                 r = -EIO;
-                (void) k;
         }
         k = netns_leave(saved);
         if (k < 0) {
@@ -121,7 +120,6 @@ struct collect {
         uint64_t dev, ino;
         struct record **recs;
         size_t n;
-        int error;
 };
 
 static int collect_one(const struct record *r, void *userdata) {

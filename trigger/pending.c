@@ -4,12 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libvirt/virterror.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include "common/util.h"
 #include "trigger/pending.h"
+#include "trigger/virtdom.h"
+#include "trigger/xmlutil.h"
 
 #define PENDING_MAX_BYTES (4 * 1024 * 1024)
 
@@ -20,58 +18,39 @@ void pending_free(struct pending_nic *p, size_t n) {
 }
 
 int pending_encode(const struct pending_nic *p, size_t n, char **ret_xml) {
-        xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
-        xmlNodePtr root;
-        xmlBufferPtr buf = NULL;
-        int r = -ENOMEM;
+        _cleanup_doc_ xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+        xmlNodePtr root = doc ? xmlNewNode(NULL, BAD_CAST "pending") : NULL;
 
-        if (!doc)
-                return -ENOMEM;
-        root = xmlNewNode(NULL, BAD_CAST "pending");
         if (!root)
-                goto out;
+                return -ENOMEM;
         xmlDocSetRootElement(doc, root);
         for (size_t i = 0; i < n; i++) {
                 /* xmlNewTextChild escapes the content: the element travels as text. */
                 xmlNodePtr c = xmlNewTextChild(root, NULL, BAD_CAST "nic", BAD_CAST p[i].iface_xml);
                 if (!c || !xmlNewProp(c, BAD_CAST "pci", BAD_CAST p[i].pci))
-                        goto out;
+                        return -ENOMEM;
         }
-        buf = xmlBufferCreate();
-        if (!buf || xmlNodeDump(buf, doc, root, 0, 0) < 0)
-                goto out;
-        *ret_xml = strdup((const char *) xmlBufferContent(buf));
-        r = *ret_xml ? 0 : -ENOMEM;
-out:
-        if (buf)
-                xmlBufferFree(buf);
-        xmlFreeDoc(doc);
-        return r;
+        return xml_dump(doc, root, ret_xml);
 }
 
 int pending_decode(const char *xml, struct pending_nic **ret, size_t *ret_n) {
         struct pending_nic *p = NULL;
-        size_t n = 0, len;
-        xmlDocPtr doc;
+        size_t n = 0;
+        _cleanup_doc_ xmlDocPtr doc = NULL;
         xmlNodePtr root;
-        int r = 0;
+        int r;
 
-        if (!xml)
-                return -EINVAL;
-        len = strlen(xml);
-        if (len == 0 || len > PENDING_MAX_BYTES)
+        r = xml_parse(xml, PENDING_MAX_BYTES, &doc);
+        if (r < 0)
+                return r;
+        root = xmlDocGetRootElement(doc);
+        if (!xmlStrEqual(root->name, BAD_CAST "pending"))
                 return -EBADMSG;
-        doc = xmlReadMemory(xml, (int) len, NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-        root = doc ? xmlDocGetRootElement(doc) : NULL;
-        if (!root || !xmlStrEqual(root->name, BAD_CAST "pending")) {
-                r = -EBADMSG;
-                goto out;
-        }
         for (xmlNodePtr c = root->children; c; c = c->next) {
-                xmlChar *pci, *content;
+                _cleanup_xml_ xmlChar *pci = NULL, *content = NULL;
                 struct pending_nic *q;
 
-                if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, BAD_CAST "nic"))
+                if (!xml_is_elem(c, "nic"))
                         continue;
                 if (n >= PENDING_MAX) {
                         r = -EBADMSG;
@@ -80,15 +59,11 @@ int pending_decode(const char *xml, struct pending_nic **ret, size_t *ret_n) {
                 pci = xmlGetProp(c, BAD_CAST "pci");
                 content = xmlNodeGetContent(c);
                 if (!pci || !content || strlen((const char *) pci) >= sizeof(p->pci) || !*content) {
-                        xmlFree(pci);
-                        xmlFree(content);
                         r = -EBADMSG;
                         goto out;
                 }
                 q = realloc(p, (n + 1) * sizeof(*p));
                 if (!q) {
-                        xmlFree(pci);
-                        xmlFree(content);
                         r = -ENOMEM;
                         goto out;
                 }
@@ -96,16 +71,12 @@ int pending_decode(const char *xml, struct pending_nic **ret, size_t *ret_n) {
                 memset(&p[n], 0, sizeof(p[n]));
                 strcpy(p[n].pci, (const char *) pci);
                 p[n].iface_xml = strdup((const char *) content);
-                xmlFree(pci);
-                xmlFree(content);
                 if (!p[n++].iface_xml) {
                         r = -ENOMEM;
                         goto out;
                 }
         }
 out:
-        if (doc)
-                xmlFreeDoc(doc);
         if (r < 0) {
                 pending_free(p, n);
                 return r;
@@ -116,17 +87,11 @@ out:
 }
 
 int pending_get(virDomainPtr dom, struct pending_nic **ret, size_t *ret_n) {
-        _cleanup_free_ char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, RELINK_PENDING_URI,
-                                                        VIR_DOMAIN_AFFECT_LIVE);
+        _cleanup_free_ char *xml = NULL;
+        int r = virtdom_metadata_get(dom, RELINK_PENDING_URI, &xml);
 
-        if (!xml) {
-                virErrorPtr e = virGetLastError();
-                if (e && e->code == VIR_ERR_NO_DOMAIN_METADATA) {
-                        virResetLastError();
-                        return -ENOENT;
-                }
-                return -EIO;
-        }
+        if (r < 0)
+                return r;
         return pending_decode(xml, ret, ret_n);
 }
 

@@ -170,7 +170,7 @@ static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_n
                 return;
         if (r < 0) {
                 log_warn("domain=%s unreadable pending re-attach metadata: %s", name,
-                         r == -EIO ? virt_error() : strerror(-r));
+                         virt_strerror(r));
                 return;
         }
         for (size_t k = 0; k < n_pend; k++) {
@@ -185,7 +185,7 @@ static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_n
                         r = pending_clear(j->dom, pend[k].pci);
                         if (r < 0)
                                 log_warn("domain=%s nic=%s cannot clear a stale pending re-attach: %s", name,
-                                         pend[k].pci, r == -EIO ? virt_error() : strerror(-r));
+                                         pend[k].pci, virt_strerror(r));
                         continue;
                 }
                 if (asprintf(&wrapped, "<domain><devices>%s</devices></domain>", pend[k].iface_xml) < 0)
@@ -210,8 +210,8 @@ static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_n
                          trigger_to_string(j->why), (long long) (now_ms() - j->t_event));
                 r = action_start(&(struct action_req) {
                         .pod = j->pod, .dom = j->dom, .nic = &pn[0], .rec = recs[idx], .kind = ACTION_REATTACH,
-                        .reason = "pending re-attach", .t_event = j->t_event,
-                        .migrated = trigger_is_migration(j->why), .resume_xml = pend[k].iface_xml,
+                        .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
+                        .resume_xml = pend[k].iface_xml,
                 });
                 if (r < 0 && r != -EBUSY)
                         log_error("domain=%s nic=%s cannot resume the re-attach: %s", name, pend[k].pci,
@@ -278,7 +278,7 @@ static void job_handle(struct job *j) {
         }
         r = virtdom_nics(j->dom, &nics, &n_nics);
         if (r < 0) {
-                log_warn("domain=%s cannot read its live XML: %s", name, r == -EIO ? virt_error() : strerror(-r));
+                log_warn("domain=%s cannot read its live XML: %s", name, virt_strerror(r));
                 goto out;
         }
         r = pod_links_read(j->pod->ns_fd, &links, &n_links);
@@ -290,7 +290,7 @@ static void job_handle(struct job *j) {
         have_meta = r >= 0;
         if (r < 0 && r != -ENOENT)
                 log_warn("domain=%s unreadable relink metadata (%s): treated as absent", name,
-                         r == -EIO ? virt_error() : strerror(-r));
+                         virt_strerror(r));
 
         if (!relinkd_cfg->dry_run)
                 resume_pending(j, nics, n_nics, links, n_links, recs, n_recs);
@@ -322,14 +322,11 @@ static void job_handle(struct job *j) {
                 plan = plan_nic(trigger_is_migration(j->why), migrated, had, nic->mac, rec, &kind, why, sizeof(why));
                 if (plan == PLAN_FIRST_SIGHT) {
                         /* First sight: this is what the guest has now; it travels with the domain. */
-                        struct meta_nic *m = realloc(fresh, (n_fresh + 1) * sizeof(*m));
+                        struct meta_nic *m = metadata_append(&fresh, &n_fresh);
                         if (!m)
                                 break;
-                        fresh = m;
-                        memset(&fresh[n_fresh], 0, sizeof(*fresh));
-                        snprintf(fresh[n_fresh].pci, sizeof(fresh[n_fresh].pci), "%s", nic->pci);
-                        identity_of(rec, nic->mac, &fresh[n_fresh].id);
-                        n_fresh++;
+                        snprintf(m->pci, sizeof(m->pci), "%s", nic->pci);
+                        identity_of(rec, nic->mac, &m->id);
                         log_info("domain=%s nic=%s mac=%s record=%s first-sight trigger=%s: recording identity%s",
                                  name, nic->pci, nic->mac, recname, trigger_to_string(j->why),
                                  relinkd_cfg->dry_run ? " (dry run: not written)" : "");
@@ -348,7 +345,7 @@ static void job_handle(struct job *j) {
                 if (kind == ACTION_NONE || relinkd_cfg->dry_run)
                         continue;
                 r = action_start(&(struct action_req) {
-                        .pod = j->pod, .dom = j->dom, .nic = nic, .rec = rec, .kind = kind, .reason = why,
+                        .pod = j->pod, .dom = j->dom, .nic = nic, .rec = rec, .kind = kind,
                         .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
                 });
                 if (r == -EBUSY)
@@ -360,18 +357,19 @@ static void job_handle(struct job *j) {
         if (n_fresh > 0 && !relinkd_cfg->dry_run) {
                 /* Keep entries of NICs we did not look at (e.g. unbound now). */
                 for (size_t k = 0; k < n_meta; k++) {
+                        struct meta_nic *m;
+
                         if (metadata_find(fresh, n_fresh, meta[k].pci))
                                 continue;
-                        struct meta_nic *m = realloc(fresh, (n_fresh + 1) * sizeof(*m));
+                        m = metadata_append(&fresh, &n_fresh);
                         if (!m)
                                 break;
-                        fresh = m;
-                        fresh[n_fresh++] = meta[k];
+                        *m = meta[k];
                 }
                 r = virtdom_meta_put(j->dom, fresh, n_fresh);
                 if (r < 0)
                         log_warn("domain=%s cannot write relink metadata: %s", name,
-                                 r == -EIO ? virt_error() : strerror(-r));
+                                 virt_strerror(r));
         }
 out:
         metrics_flush();

@@ -28,9 +28,8 @@ int virtdom_nic_find(const struct dom_nic *nics, size_t n, const char *pci, cons
         return -ENOENT;
 }
 
-int virtdom_meta_get(virDomainPtr dom, struct meta_nic **ret, size_t *ret_n) {
-        _cleanup_free_ char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, RELINK_META_URI,
-                                                        VIR_DOMAIN_AFFECT_LIVE);
+int virtdom_metadata_get(virDomainPtr dom, const char *uri, char **ret_xml) {
+        char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, uri, VIR_DOMAIN_AFFECT_LIVE);
 
         if (!xml) {
                 virErrorPtr e = virGetLastError();
@@ -40,6 +39,16 @@ int virtdom_meta_get(virDomainPtr dom, struct meta_nic **ret, size_t *ret_n) {
                 }
                 return -EIO;
         }
+        *ret_xml = xml;
+        return 0;
+}
+
+int virtdom_meta_get(virDomainPtr dom, struct meta_nic **ret, size_t *ret_n) {
+        _cleanup_free_ char *xml = NULL;
+        int r = virtdom_metadata_get(dom, RELINK_META_URI, &xml);
+
+        if (r < 0)
+                return r;
         return metadata_decode(xml, ret, ret_n);
 }
 
@@ -72,16 +81,14 @@ int virtdom_meta_put_nic(virDomainPtr dom, const char *pci, const struct nic_ide
                         nics[i].id = *id;
                         return virtdom_meta_put(dom, nics, n);
                 }
-        struct meta_nic *m = realloc(nics, (n + 1) * sizeof(*m));
+        struct meta_nic *m = metadata_append(&nics, &n);
         if (!m)
                 return -ENOMEM;
-        nics = m;
-        memset(&nics[n], 0, sizeof(nics[n]));
-        r = strcpy_bounded(nics[n].pci, sizeof(nics[n].pci), pci);
+        r = strcpy_bounded(m->pci, sizeof(m->pci), pci);
         if (r < 0)
                 return r;
-        nics[n].id = *id;
-        return virtdom_meta_put(dom, nics, n + 1);
+        m->id = *id;
+        return virtdom_meta_put(dom, nics, n);
 }
 
 int virtdom_state(virDomainPtr dom, int *ret_state, int *ret_reason) {

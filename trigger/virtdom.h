@@ -11,6 +11,9 @@
 int virtdom_nics(virDomainPtr dom, struct dom_nic **ret, size_t *ret_n);
 /* Index of the NIC at PCI address pci (or, when pci is "", with alias); -ENOENT. */
 int virtdom_nic_find(const struct dom_nic *nics, size_t n, const char *pci, const char *alias);
+/* The live domain's metadata element in namespace uri (caller frees); -ENOENT when there is none,
+ * -EIO for other libvirt errors. */
+int virtdom_metadata_get(virDomainPtr dom, const char *uri, char **ret_xml);
 /* relink metadata of the live domain; -ENOENT when the domain has none. */
 int virtdom_meta_get(virDomainPtr dom, struct meta_nic **ret, size_t *ret_n);
 /* Replace the whole relink metadata (live, and config for persistent domains). */

@@ -261,6 +261,25 @@ static void test_encode_rejects(void **state) {
         assert_null(xml);
 }
 
+static void test_append(void **state) {
+        struct meta_nic *nics = NULL, *m;
+        size_t n = 0;
+
+        m = metadata_append(&nics, &n);
+        assert_non_null(m);
+        assert_int_equal(n, 1);
+        assert_string_equal(m->pci, "");
+        snprintf(m->pci, sizeof(m->pci), "%s", "0000:00:02.0");
+        m = metadata_append(&nics, &n);
+        assert_non_null(m);
+        assert_int_equal(n, 2);
+        assert_ptr_equal(m, &nics[1]);
+        assert_int_equal(m->id.n_ips, 0);
+        assert_string_equal(nics[0].pci, "0000:00:02.0");       /* kept across the realloc */
+        assert_ptr_equal(metadata_find(nics, n, "0000:00:02.0"), &nics[0]);
+        free(nics);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
@@ -270,6 +289,7 @@ int main(void) {
                 cmocka_unit_test(test_hostile),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_encode_rejects),
+                cmocka_unit_test(test_append),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

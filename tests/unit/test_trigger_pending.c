@@ -64,6 +64,7 @@ static void test_bad(void **state) {
                 if (pending_decode(bad[i], &out, &n) != -EBADMSG)
                         fail_msg("accepted '%s'", bad[i]);
         }
+        assert_int_equal(pending_decode(NULL, NULL, NULL), -EINVAL);
 }
 
 int main(void) {
