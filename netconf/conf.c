@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* CNI network configuration, prevResult and CNI_ARGS (see conf.h). */
-#include <cJSON.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -8,15 +7,13 @@
 
 #include "common/util.h"
 #include "netconf/conf.h"
+#include "netconf/json.h"
 
 const char *const conf_supported_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL };
 
 struct netconf_tree {
         cJSON *prev;
 };
-
-static void cjson_deletep(cJSON **p) { cJSON_Delete(*p); }
-#define _cleanup_cjson_ _cleanup_(cjson_deletep)
 
 static int fail(char *err, size_t size, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t size, int r, const char *fmt, ...) {
@@ -56,24 +53,6 @@ bool conf_version_supported(const char *v) {
         return false;
 }
 
-/* Parse buf[0..len) as one JSON value followed only by whitespace. */
-static cJSON *parse_strict(const char *buf, size_t len) {
-        const char *end = NULL;
-        cJSON *o;
-
-        if (len == 0 || memchr(buf, '\0', len))
-                return NULL;
-        o = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-        if (!o)
-                return NULL;
-        for (; end && end < buf + len; end++)
-                if (!isspace((unsigned char)*end)) {
-                        cJSON_Delete(o);
-                        return NULL;
-                }
-        return o;
-}
-
 /* Optional string field: absent → leave dst; wrong type / too long → -EINVAL. */
 static int opt_str(const cJSON *o, const char *key, char *dst, size_t size, const char *what, char *err,
                    size_t err_size) {
@@ -100,17 +79,26 @@ static int opt_str_or_empty(const cJSON *o, const char *key, char *dst, size_t s
         return opt_str(o, key, dst, size, what, err, err_size);
 }
 
-static int opt_array(const cJSON *o, const char *key, const cJSON **ret, const char *what, char *err,
+/* Optional array/object field: absent or null → *ret NULL; another type → -EINVAL. */
+static int opt_typed(const cJSON *o, const char *key, bool array, const cJSON **ret, const char *what, char *err,
                      size_t err_size) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
         *ret = NULL;
         if (!v || cJSON_IsNull(v))
                 return 0;
-        if (!cJSON_IsArray(v))
-                return fail(err, err_size, -EINVAL, "%s%s must be an array", what, key);
+        if (array ? !cJSON_IsArray(v) : !cJSON_IsObject(v))
+                return fail(err, err_size, -EINVAL, "%s%s must be an %s", what, key, array ? "array" : "object");
         *ret = v;
         return 0;
+}
+
+static int opt_array(const cJSON *o, const char *key, const cJSON **ret, const char *what, char *err, size_t es) {
+        return opt_typed(o, key, true, ret, what, err, es);
+}
+
+static int opt_object(const cJSON *o, const char *key, const cJSON **ret, const char *what, char *err, size_t es) {
+        return opt_typed(o, key, false, ret, what, err, es);
 }
 
 /* "10.1.2.3" → canonical text; family detected. */
@@ -158,10 +146,11 @@ static void lower(char *s) {
 
 static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, size_t es) {
         const cJSON *a, *it, *dns;
+        char version[16];       /* checked for type and length only: the output uses the config's */
         size_t i;
         int r;
 
-        r = opt_str(pr, "cniVersion", p->cni_version, sizeof(p->cni_version), "prevResult.", err, es);
+        r = opt_str(pr, "cniVersion", version, sizeof(version), "prevResult.", err, es);
         if (r < 0)
                 return r;
         if (cJSON_GetObjectItemCaseSensitive(pr, "ip4") || cJSON_GetObjectItemCaseSensitive(pr, "ip6"))
@@ -250,11 +239,11 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
                 i++;
         }
 
-        dns = cJSON_GetObjectItemCaseSensitive(pr, "dns");
-        if (dns && !cJSON_IsNull(dns)) {
-                if (!cJSON_IsObject(dns))
-                        return fail(err, es, -EINVAL, "prevResult.dns must be an object");
-                if (opt_str_or_empty(dns, "domain", p->dns_domain, sizeof(p->dns_domain), "prevResult.dns.", err, es) < 0)
+        r = opt_object(pr, "dns", &dns, "prevResult.", err, es);
+        if (r < 0)
+                return r;
+        if (dns) {
+                if (opt_str_or_empty(dns, "domain", p->dns.domain, sizeof(p->dns.domain), "prevResult.dns.", err, es) < 0)
                         return -EINVAL;
                 if (opt_array(dns, "nameservers", &a, "prevResult.dns.", err, es) < 0)
                         return -EINVAL;
@@ -262,23 +251,23 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
                         int fam;
                         if (!cJSON_IsString(it))
                                 return fail(err, es, -EINVAL, "prevResult.dns.nameservers[] must be strings");
-                        if (p->n_dns_nameservers >= RECORD_MAX_DNS)
+                        if (p->dns.n_nameservers >= RECORD_MAX_DNS)
                                 break;
                         /* DNS is informational for relink: skip what is not an address */
-                        if (parse_addr(it->valuestring, &fam, p->dns_nameservers[p->n_dns_nameservers],
+                        if (parse_addr(it->valuestring, &fam, p->dns.nameservers[p->dns.n_nameservers],
                                        RECORD_ADDR_MAX) == 0)
-                                p->n_dns_nameservers++;
+                                p->dns.n_nameservers++;
                 }
                 if (opt_array(dns, "search", &a, "prevResult.dns.", err, es) < 0)
                         return -EINVAL;
                 cJSON_ArrayForEach(it, a) {
                         if (!cJSON_IsString(it))
                                 return fail(err, es, -EINVAL, "prevResult.dns.search[] must be strings");
-                        if (p->n_dns_search >= RECORD_MAX_DNS)
+                        if (p->dns.n_search >= RECORD_MAX_DNS)
                                 break;
-                        if (strcpy_bounded(p->dns_search[p->n_dns_search], sizeof(p->dns_search[0]),
+                        if (strcpy_bounded(p->dns.search[p->dns.n_search], sizeof(p->dns.search[0]),
                                            it->valuestring) == 0)
-                                p->n_dns_search++;
+                                p->dns.n_search++;
                 }
         }
         return 0;
@@ -318,7 +307,7 @@ int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, siz
 
         if (err && es)
                 err[0] = '\0';
-        root = parse_strict(buf, len);
+        root = json_parse_strict(buf, len);
         if (!root)
                 return fail(err, es, -EBADMSG, "network configuration is not valid JSON");
         if (!cJSON_IsObject(root))
@@ -376,23 +365,16 @@ int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, siz
                 }
         }
 
-        v = cJSON_GetObjectItemCaseSensitive(root, "cni.dev/valid-attachments");
-        if (v && !cJSON_IsNull(v)) {
-                if (!cJSON_IsArray(v)) {
-                        r = fail(err, es, -EINVAL, "cni.dev/valid-attachments must be an array");
-                        goto out;
-                }
+        r = opt_array(root, "cni.dev/valid-attachments", &v, "", err, es);
+        if (r == 0 && v)
                 r = parse_valid_attachments(v, c, err, es);
-                if (r < 0)
-                        goto out;
-        }
+        if (r < 0)
+                goto out;
 
-        v = cJSON_GetObjectItemCaseSensitive(root, "prevResult");
-        if (v && !cJSON_IsNull(v)) {
-                if (!cJSON_IsObject(v)) {
-                        r = fail(err, es, -EINVAL, "prevResult must be an object");
-                        goto out;
-                }
+        r = opt_object(root, "prevResult", &v, "", err, es);
+        if (r < 0)
+                goto out;
+        if (v) {
                 r = parse_prev_result(v, &c->prev, err, es);
                 if (r < 0)
                         goto out;
@@ -421,16 +403,14 @@ void conf_free(struct netconf *c) {
         free(c);
 }
 
+/* Rewrites the kept tree in place (no deep copy on ADD's path); idempotent, so calling twice is harmless. */
 int conf_prev_result_json(const struct netconf *c, char **ret_json) {
-        _cleanup_cjson_ cJSON *t = NULL;
-        cJSON *ips, *it;
+        cJSON *t, *ips, *it;
         bool old = conf_version_cmp(c->cni_version, "1.0.0") < 0;
 
         if (!c->tree || !c->tree->prev)
                 return -ENOENT;
-        t = cJSON_Duplicate(c->tree->prev, true);
-        if (!t)
-                return -ENOMEM;
+        t = c->tree->prev;
         cJSON *ver = cJSON_CreateString(c->cni_version);
         if (!ver)
                 return -ENOMEM;

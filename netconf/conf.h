@@ -36,18 +36,13 @@ struct result_ip {
 };
 
 struct prev_result {
-        char cni_version[16];
         struct result_iface ifaces[RESULT_MAX_IFACES];
         size_t n_ifaces;
         struct result_ip ips[RECORD_MAX_IPS * 4];
         size_t n_ips;
         struct record_route routes[RECORD_MAX_ROUTES];
         size_t n_routes;
-        char dns_nameservers[RECORD_MAX_DNS][RECORD_ADDR_MAX];
-        size_t n_dns_nameservers;
-        char dns_domain[254];
-        char dns_search[RECORD_MAX_DNS][254];
-        size_t n_dns_search;
+        struct record_dns dns;
 };
 
 struct attachment {
@@ -84,7 +79,8 @@ int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, siz
 void conf_free(struct netconf *c);
 static inline void conf_freep(struct netconf **c) { conf_free(*c); }
 
-/* prevResult re-encoded in c->cni_version (ips[].version kept/derived for < 1.0.0, dropped from 1.0.0). */
+/* prevResult re-encoded in c->cni_version (ips[].version kept/derived for < 1.0.0, dropped from 1.0.0).
+ * Rewrites the kept prevResult tree in place; repeated calls give the same output. */
 int conf_prev_result_json(const struct netconf *c, char **ret_json);
 
 /* Index of the pod interface in prevResult (sandbox set, name == ifname), -ENOENT if absent. */

@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON encoding of struct record (schema in docs/record-schema.md). */
-#include <cJSON.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "common/util.h"
+#include "netconf/json.h"
 #include "netconf/record.h"
-
-static void cjson_deletep(cJSON **p) { cJSON_Delete(*p); }
-#define _cleanup_cjson_ _cleanup_(cjson_deletep)
 
 bool record_name_valid(const char *s) {
         size_t n;
@@ -72,37 +69,35 @@ static int append(cJSON *a, cJSON *item) {
         return 0;
 }
 
-static cJSON *search_array(const struct record *r) {
-        const size_t n = r->n_dns_search < RECORD_MAX_DNS ? r->n_dns_search : RECORD_MAX_DNS;
+/* A JSON array of n strings laid out stride bytes apart (a char[n][stride] field). */
+static cJSON *string_array(const char *first, size_t stride, size_t n) {
         cJSON *a = cJSON_CreateArray();
-        for (size_t i = 0; a && i < n; i++)
-                if (append(a, cJSON_CreateString(r->dns_search[i])) < 0) {
+
+        for (size_t i = 0; a && i < n && i < RECORD_MAX_DNS; i++)
+                if (append(a, cJSON_CreateString(first + i * stride)) < 0) {
                         cJSON_Delete(a);
                         return NULL;
                 }
         return a;
 }
 
-static cJSON *ns_array(const struct record *r) {
-        const size_t n = r->n_dns_nameservers < RECORD_MAX_DNS ? r->n_dns_nameservers : RECORD_MAX_DNS;
-        cJSON *a = cJSON_CreateArray();
-        for (size_t i = 0; a && i < n; i++)
-                if (append(a, cJSON_CreateString(r->dns_nameservers[i])) < 0) {
-                        cJSON_Delete(a);
-                        return NULL;
-                }
-        return a;
-}
-
+/*
+ * Unix seconds → "YYYY-MM-DDTHH:MM:SSZ" by arithmetic (days → civil date, H. Hinnant's algorithm):
+ * glibc's gmtime_r reads /etc/localtime on first use, a file open+read on every ADD.
+ * Years outside 0000..9999 print as the epoch.
+ */
 static void format_time(int64_t t, char buf[32]) {
-        time_t tt = (time_t)t;
-        struct tm tm;
+        int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), secs = t - days * 86400;
+        int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+        int64_t doe = z - era * 146097;
+        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+        int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
 
-        /* snprintf, not strftime: strftime loads /etc/localtime on every call */
-        if (!gmtime_r(&tt, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
-                memset(&tm, 0, sizeof(tm)), tm.tm_year = 70, tm.tm_mday = 1;
-        snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        if (y < 0 || y > 9999)
+                y = 1970, m = 1, d = 1, secs = 0;
+        snprintf(buf, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d, (int)(secs / 3600),
+                 (int)(secs / 60 % 60), (int)(secs % 60));
 }
 
 int record_to_json(const struct record *r, char **ret_json) {
@@ -153,9 +148,10 @@ int record_to_json(const struct record *r, char **ret_json) {
         k |= add_item(o, "dns", dns = cJSON_CreateObject());
         if (k < 0)
                 return -ENOMEM;
-        k |= add_item(dns, "nameservers", ns_array(r));
-        k |= add_str(dns, "domain", r->dns_domain);
-        k |= add_item(dns, "search", search_array(r));
+        k |= add_item(dns, "nameservers", string_array(r->dns.nameservers[0], sizeof(r->dns.nameservers[0]),
+                                                        r->dns.n_nameservers));
+        k |= add_str(dns, "domain", r->dns.domain);
+        k |= add_item(dns, "search", string_array(r->dns.search[0], sizeof(r->dns.search[0]), r->dns.n_search));
         k |= add_item(o, "pod", pod = cJSON_CreateObject());
         if (k < 0)
                 return -ENOMEM;
@@ -215,22 +211,6 @@ static int get_array(const cJSON *o, const char *k, const cJSON **ret) {
         return 0;
 }
 
-/* One JSON value followed only by whitespace. */
-static cJSON *parse_strict(const char *buf, size_t len) {
-        const char *end = NULL;
-        cJSON *o;
-
-        if (len == 0 || memchr(buf, '\0', len))
-                return NULL;
-        o = cJSON_ParseWithLengthOpts(buf, len, &end, false);
-        for (; o && end && end < buf + len; end++)
-                if (!isspace((unsigned char)*end)) {
-                        cJSON_Delete(o);
-                        return NULL;
-                }
-        return o;
-}
-
 static int parse_time(const char *s, int64_t *ret) {
         struct tm tm = {0};
         const char *end;
@@ -254,7 +234,7 @@ int record_from_json(const char *buf, size_t len, struct record **ret) {
         double d;
         int k = 0;
 
-        o = parse_strict(buf, len);
+        o = json_parse_strict(buf, len);
         if (!o || !cJSON_IsObject(o))
                 return -EBADMSG;
         r = calloc(1, sizeof(*r));
@@ -335,13 +315,13 @@ int record_from_json(const char *buf, size_t len, struct record **ret) {
         if (dns) {
                 if (!cJSON_IsObject(dns))
                         return -EBADMSG;
-                k |= get_str(dns, "domain", r->dns_domain, sizeof(r->dns_domain), false);
+                k |= get_str(dns, "domain", r->dns.domain, sizeof(r->dns.domain), false);
                 k |= get_array(dns, "nameservers", &a);
                 if (k < 0)
                         return -EBADMSG;
                 cJSON_ArrayForEach(it, a) {
-                        if (r->n_dns_nameservers >= RECORD_MAX_DNS || !cJSON_IsString(it) ||
-                            strcpy_bounded(r->dns_nameservers[r->n_dns_nameservers++], RECORD_ADDR_MAX,
+                        if (r->dns.n_nameservers >= RECORD_MAX_DNS || !cJSON_IsString(it) ||
+                            strcpy_bounded(r->dns.nameservers[r->dns.n_nameservers++], RECORD_ADDR_MAX,
                                            it->valuestring) < 0)
                                 return -EBADMSG;
                 }
@@ -349,8 +329,8 @@ int record_from_json(const char *buf, size_t len, struct record **ret) {
                 if (k < 0)
                         return -EBADMSG;
                 cJSON_ArrayForEach(it, a) {
-                        if (r->n_dns_search >= RECORD_MAX_DNS || !cJSON_IsString(it) ||
-                            strcpy_bounded(r->dns_search[r->n_dns_search++], 254, it->valuestring) < 0)
+                        if (r->dns.n_search >= RECORD_MAX_DNS || !cJSON_IsString(it) ||
+                            strcpy_bounded(r->dns.search[r->dns.n_search++], sizeof(r->dns.search[0]), it->valuestring) < 0)
                                 return -EBADMSG;
                 }
         }

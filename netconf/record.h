@@ -33,6 +33,14 @@ struct record_route {
         char gw[RECORD_ADDR_MAX];         /* "" when none (on-link) */
 };
 
+struct record_dns {
+        char nameservers[RECORD_MAX_DNS][RECORD_ADDR_MAX];
+        size_t n_nameservers;
+        char domain[254];
+        char search[RECORD_MAX_DNS][254];
+        size_t n_search;
+};
+
 struct record {
         unsigned schema;                          /* RECORD_SCHEMA */
         char network[RECORD_NAME_MAX + 1];        /* CNI network name */
@@ -47,11 +55,7 @@ struct record {
         size_t n_ips;
         struct record_route routes[RECORD_MAX_ROUTES];
         size_t n_routes;
-        char dns_nameservers[RECORD_MAX_DNS][RECORD_ADDR_MAX];
-        size_t n_dns_nameservers;
-        char dns_domain[254];
-        char dns_search[RECORD_MAX_DNS][254];
-        size_t n_dns_search;
+        struct record_dns dns;                    /* prevResult's dns */
         char pod_namespace[254];                  /* from CNI_ARGS K8S_POD_NAMESPACE, "" if absent */
         char pod_name[254];                       /* K8S_POD_NAME */
         char pod_uid[64];                         /* K8S_POD_UID */

@@ -44,12 +44,14 @@ int store_open(const char *dir, bool create, struct store **ret) {
 
         if (!dir || dir[0] != '/')
                 return -EINVAL;
-        if (create) {
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT && create) {
+                /* First use only: every later ADD finds the directory in one open(). */
                 int r = mkdir_p(dir);
                 if (r < 0)
                         return r;
+                fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         }
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         s = calloc(1, sizeof(*s));
@@ -75,9 +77,12 @@ static int network_dir(struct store *s, const char *network, bool create, int *r
 
         if (!record_name_valid(network))
                 return -EINVAL;
-        if (create && mkdirat(s->dir_fd, network, 0700) < 0 && errno != EEXIST)
-                return -errno;
         fd = openat(s->dir_fd, network, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 && errno == ENOENT && create) {
+                if (mkdirat(s->dir_fd, network, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+                fd = openat(s->dir_fd, network, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        }
         if (fd < 0)
                 return errno == ENOTDIR ? -ELOOP : -errno;
         *ret_fd = fd;
@@ -91,6 +96,21 @@ static int record_file_name(const char *container_id, const char *ifname, char *
         if (n < 0 || (size_t)n >= size || n > NAME_MAX)
                 return -ENAMETOOLONG;
         return 0;
+}
+
+bool store_attachment_valid(const char *container_id, const char *ifname) {
+        char name[NAME_MAX + 1];
+
+        return record_file_name(container_id, ifname, name, sizeof(name)) == 0;
+}
+
+/* The directory and file name of one attachment's record: name validated first, then the directory opened. */
+static int record_at(struct store *s, const char *network, const char *container_id, const char *ifname,
+                     bool create, int *ret_dfd, char name[static NAME_MAX + 1]) {
+        int k = record_file_name(container_id, ifname, name, NAME_MAX + 1);
+        if (k < 0)
+                return k;
+        return network_dir(s, network, create, ret_dfd);
 }
 
 int store_usable(struct store *s, const char **ret_reason) {
@@ -154,10 +174,7 @@ int store_put(struct store *s, const struct record *r) {
         char name[NAME_MAX + 1];
         int k;
 
-        k = record_file_name(r->container_id, r->ifname, name, sizeof(name));
-        if (k < 0)
-                return k;
-        k = network_dir(s, r->network, true, &dfd);
+        k = record_at(s, r->network, r->container_id, r->ifname, true, &dfd, name);
         if (k < 0)
                 return k;
         k = record_to_json(r, &json);
@@ -185,10 +202,7 @@ int store_get(struct store *s, const char *network, const char *container_id, co
         char name[NAME_MAX + 1];
         int k;
 
-        k = record_file_name(container_id, ifname, name, sizeof(name));
-        if (k < 0)
-                return k;
-        k = network_dir(s, network, false, &dfd);
+        k = record_at(s, network, container_id, ifname, false, &dfd, name);
         if (k < 0)
                 return k;
         k = load_at(dfd, name, &r);
@@ -205,10 +219,7 @@ int store_remove(struct store *s, const char *network, const char *container_id,
         char name[NAME_MAX + 1];
         int k;
 
-        k = record_file_name(container_id, ifname, name, sizeof(name));
-        if (k < 0)
-                return k;
-        k = network_dir(s, network, false, &dfd);
+        k = record_at(s, network, container_id, ifname, false, &dfd, name);
         if (k < 0)
                 return k;
         if (unlinkat(dfd, name, 0) < 0)

@@ -29,6 +29,10 @@ int store_usable(struct store *s, const char **ret_reason);
 /* Lock one network: shared for ADD/DEL, exclusive for GC. Returns an fd to close, or -errno. */
 int store_lock(struct store *s, const char *network, bool exclusive);
 
+/* True when the attachment can name a record file: valid container ID and ifname, and
+ * "<containerID>@<ifname>.json" fits in NAME_MAX. */
+bool store_attachment_valid(const char *container_id, const char *ifname);
+
 int store_put(struct store *s, const struct record *r);
 /* -ENOENT when absent. */
 int store_get(struct store *s, const char *network, const char *container_id, const char *ifname,

@@ -13,11 +13,7 @@ static void fill_from_prev_result(const struct prev_result *p, int iface, struct
         prev_result_ips_for(p, iface, r);
         r->n_routes = p->n_routes;
         memcpy(r->routes, p->routes, sizeof(r->routes[0]) * p->n_routes);
-        r->n_dns_nameservers = p->n_dns_nameservers;
-        memcpy(r->dns_nameservers, p->dns_nameservers, sizeof(r->dns_nameservers[0]) * p->n_dns_nameservers);
-        memcpy(r->dns_domain, p->dns_domain, sizeof(r->dns_domain));
-        r->n_dns_search = p->n_dns_search;
-        memcpy(r->dns_search, p->dns_search, sizeof(r->dns_search[0]) * p->n_dns_search);
+        r->dns = p->dns;
 }
 
 int verb_add(const struct cni_call *c) {
@@ -27,8 +23,12 @@ int verb_add(const struct cni_call *c) {
         _cleanup_close_ int ns_fd = -1, lock_fd = -1;
         _cleanup_free_ char *out = NULL;
         struct link_info li;
+        struct cni_args args;
+        char err[512];
         int iface, k;
 
+        if (cni_args_parse(c->cni_args, &args, err, sizeof(err)) < 0)
+                return cni_fail(CNI_ERR_INVALID_ENV, "CNI_ARGS", "%s", err);
         if (!conf->has_prev_result)
                 return cni_fail(CNI_ERR_INVALID_CONFIG, NULL,
                                 "relink is a chained plugin: ADD needs a prevResult (list relink after the plugin "
@@ -69,10 +69,10 @@ int verb_add(const struct cni_call *c) {
         if (!r->mac[0] && iface >= 0)
                 memcpy(r->mac, conf->prev.ifaces[iface].mac, sizeof(r->mac));
         r->mtu = li.mtu;
-        memcpy(r->pod_namespace, c->args.pod_namespace, sizeof(r->pod_namespace));
-        memcpy(r->pod_name, c->args.pod_name, sizeof(r->pod_name));
-        memcpy(r->pod_uid, c->args.pod_uid, sizeof(r->pod_uid));
-        memcpy(r->pod_infra_container_id, c->args.pod_infra_container_id, sizeof(r->pod_infra_container_id));
+        memcpy(r->pod_namespace, args.pod_namespace, sizeof(r->pod_namespace));
+        memcpy(r->pod_name, args.pod_name, sizeof(r->pod_name));
+        memcpy(r->pod_uid, args.pod_uid, sizeof(r->pod_uid));
+        memcpy(r->pod_infra_container_id, args.pod_infra_container_id, sizeof(r->pod_infra_container_id));
         if (conf->vm[0])
                 memcpy(r->vm, conf->vm, sizeof(r->vm));
         else

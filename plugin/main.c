@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* bin/relink: a chained CNI plugin that records every pod attachment for relinkd. Dispatch only. */
-#include <limits.h>
 #include <stdio.h>
 
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "netconf/conf.h"
+#include "netconf/store.h"
 #include "plugin/plugin.h"
 
 enum {
@@ -62,9 +62,9 @@ static int check_env(const struct verb *v, struct cni_call *call) {
                 else if (!record_ifname_valid(call->ifname))
                         env_problem(problems, sizeof(problems), "CNI_IFNAME", "is invalid", call->ifname);
         }
-        /* The record is "<containerID>@<ifname>.json": refuse pairs that cannot become one file name. */
-        if ((v->needs & NEED_CONTAINERID) && call->container_id && call->ifname &&
-            strlen(call->container_id) + 1 + strlen(call->ifname) + strlen(".json") > NAME_MAX)
+        /* Each valid on its own, yet together too long to name a record file (the store's rule). */
+        if (!problems[0] && (v->needs & NEED_CONTAINERID) && (v->needs & NEED_IFNAME) &&
+            !store_attachment_valid(call->container_id, call->ifname))
                 env_problem(problems, sizeof(problems), "CNI_CONTAINERID", "is too long", NULL);
         if (!problems[0])
                 return 0;
@@ -93,6 +93,7 @@ static int run(const char *command, char *version, size_t version_size) {
                 .container_id = getenv("CNI_CONTAINERID"),
                 .netns = getenv("CNI_NETNS"),
                 .ifname = getenv("CNI_IFNAME"),
+                .cni_args = getenv("CNI_ARGS"),
         };
         const struct verb *v = NULL;
         enum log_level level = LOG_LEVEL_INFO;
@@ -135,13 +136,6 @@ static int run(const char *command, char *version, size_t version_size) {
                 if (r < 0)
                         log_warn("cannot open logFile '%s': %s", conf->log_file, strerror(-r));
         }
-        /* Only ADD records CNI_ARGS; DEL/CHECK/GC must not fail a teardown over them. */
-        r = cni_args_parse(getenv("CNI_ARGS"), &call.args, err, sizeof(err));
-        if (r < 0 && streq(command, "ADD"))
-                return cni_fail(CNI_ERR_INVALID_ENV, "CNI_ARGS", "%s", err);
-        if (r < 0)
-                log_debug("ignoring invalid CNI_ARGS for %s: %s", command, err);
-
         call.conf = conf;
         log_debug("%s network=%s container=%s ifname=%s netns=%s", command, conf->name,
                   call.container_id ? call.container_id : "", call.ifname ? call.ifname : "",

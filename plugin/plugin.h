@@ -27,7 +27,7 @@ struct cni_call {
         const char *container_id;          /* validated record_name_valid() when the verb needs it */
         const char *netns;                 /* may be NULL for DEL */
         const char *ifname;                /* validated record_ifname_valid() */
-        struct cni_args args;
+        const char *cni_args;              /* CNI_ARGS as given; only ADD parses it (DEL/CHECK/GC never fail on it) */
         struct netconf *conf;
 };
 

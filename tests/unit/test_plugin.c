@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -34,12 +35,11 @@ static int teardown(void **state) {
 static unsigned run_verb(int (*verb)(const struct cni_call *), const char *json, const char *cid, const char *netns,
                          const char *ifname, const char *cni_args) {
         _cleanup_(conf_freep) struct netconf *conf = NULL;
-        struct cni_call call = { .container_id = cid, .netns = netns, .ifname = ifname };
+        struct cni_call call = { .container_id = cid, .netns = netns, .ifname = ifname, .cni_args = cni_args };
         char err[256];
         int saved, devnull, r;
 
         assert_int_equal(conf_parse(json, strlen(json), &conf, err, sizeof(err)), 0);
-        assert_int_equal(cni_args_parse(cni_args, &call.args, err, sizeof(err)), 0);
         call.conf = conf;
         cni_error_reset();
         fflush(stdout);
@@ -116,6 +116,7 @@ static void test_del(void **state) {
         assert_int_equal(run_verb(verb_del, json, "c1", NULL, "net1", NULL), 0);      /* no prevResult */
         assert_false(exists("del", "podnet", "c1", "net1"));
         assert_int_equal(run_verb(verb_del, json, "c9", "", "eth0", NULL), 0);        /* no record */
+        assert_int_equal(run_verb(verb_del, json, "c9", "", "eth0", "K8S_POD_NAME"), 0);  /* bad CNI_ARGS: ignored */
 }
 
 static const struct gc_case {
@@ -181,7 +182,7 @@ static void test_add_and_check(void **state) {
         assert_string_equal(r->ips[0].address, "127.0.0.1");
         assert_int_equal(r->ips[0].prefix, 8);
         assert_int_equal(r->n_routes, 1);
-        assert_int_equal(r->n_dns_nameservers, 1);
+        assert_int_equal(r->dns.n_nameservers, 1);
         assert_string_equal(r->pod_namespace, "ns1");
         assert_string_equal(r->pod_uid, "u1");
         assert_string_equal(r->vm, "ns1_vm1");
@@ -239,6 +240,9 @@ static void test_add_failures(void **state) {
                 if (code != t->code)
                         fail_msg("case %zu: code %u, want %u", i, code, t->code);
         }
+        /* ADD is the verb that records CNI_ARGS, so it is the one that refuses a malformed one */
+        conf_json(json, sizeof(json), "0.4.0", "addfail", LO_PREV("127.0.0.1/8"));
+        assert_int_equal(run_verb(verb_add, json, "c1", "/proc/self/ns/net", "lo", "K8S_POD_NAME"), CNI_ERR_INVALID_ENV);
         snprintf(p, sizeof(p), "%s/addfail/podnet", root);
         struct stat st;
         assert_true(stat(p, &st) < 0);          /* failed ADDs wrote nothing */
@@ -261,6 +265,23 @@ static void test_add_live_addresses(void **state) {
         assert_int_equal(r->n_ips, 0);
         assert_int_equal(r->mtu, 65536);
         assert_string_equal(r->vm, "");
+
+        /* ... and a global one is: ADD in a fresh netns whose loopback carries 192.0.2.7/24. */
+        _cleanup_free_ struct record *r2 = NULL;
+        int orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        assert_true(orig >= 0);
+        assert_int_equal(unshare(CLONE_NEWNET), 0);
+        int ip = system("ip addr add 192.0.2.7/24 dev lo");
+        unsigned code = ip == 0 ? run_verb(verb_add, json, "c2", "/proc/thread-self/ns/net", "lo", NULL) : 999;
+        assert_int_equal(setns(orig, CLONE_NEWNET), 0);   /* back before any assertion can fail */
+        close(orig);
+        assert_int_equal(ip, 0);
+        assert_int_equal(code, 0);
+        assert_int_equal(store_get(s, "podnet", "c2", "lo", &r2), 0);
+        assert_int_equal(r2->n_ips, 1);
+        assert_int_equal(r2->ips[0].family, AF_INET);
+        assert_string_equal(r2->ips[0].address, "192.0.2.7");
+        assert_int_equal(r2->ips[0].prefix, 24);
 }
 
 static void test_link_read(void **state) {

@@ -138,6 +138,15 @@ static void test_validation(void **state) {
                 if (!record_name_valid(t->net))
                         assert_int_equal(store_lock(s, t->net, false), -EINVAL);
         }
+        /* "<containerID>@<ifname>.json" must fit in NAME_MAX (255): 245 + 10 does, 246 + 10 does not */
+        char cid[300];
+        memset(cid, 'a', 246);
+        cid[246] = '\0';
+        assert_false(store_attachment_valid(cid, "eth0"));
+        cid[245] = '\0';
+        assert_true(store_attachment_valid(cid, "eth0"));
+        assert_false(store_attachment_valid("c1", "a/b"));
+        assert_false(store_attachment_valid("-c1", "eth0"));
         /* nothing was created outside or inside */
         DIR *d = opendir(dir);
         struct dirent *de;
