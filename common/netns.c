@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <stdio.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -55,13 +56,13 @@ int netns_enter(int fd, int *ret_saved) {
         return 0;
 }
 
-int netns_leave(int saved) {
-        int r = 0;
-
-        if (saved < 0)
-                return -EBADF;
-        if (setns(saved, CLONE_NEWNET) < 0)
-                r = -errno;
+void netns_leave(int saved) {
+        /* Going back to a netns we hold an fd of cannot fail short of a kernel or caller bug; a
+         * thread left in a pod's netns would silently act on the wrong network, so stop here. */
+        if (saved < 0 || setns(saved, CLONE_NEWNET) < 0) {
+                fprintf(stderr, "netns: cannot return to the original network namespace: %s\n",
+                        saved < 0 ? "no saved fd" : strerror(errno));
+                abort();
+        }
         close(saved);
-        return r;
 }

@@ -10,5 +10,6 @@ int netns_open(const char *path, int *ret_fd);
 int netns_identity(int fd, uint64_t *ret_dev, uint64_t *ret_ino);
 /* Switch the calling thread into netns fd; *ret_saved is the fd to hand to netns_leave(). */
 int netns_enter(int fd, int *ret_saved);
-/* Go back to the saved netns and close the saved fd. */
-int netns_leave(int saved);
+/* Go back to the saved netns and close the saved fd. Aborts the process if that fails: no caller
+ * can carry on in the wrong netns, so none has to handle it. */
+void netns_leave(int saved);

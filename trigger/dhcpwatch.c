@@ -179,7 +179,7 @@ static int open_packet_socket(const char *ifname, int *ret_fd) {
 }
 
 int dhcpwatch_open(int netns_fd, const char *ifname, int *ret_fd) {
-        int saved = -1, fd = -1, r, q;
+        int saved = -1, fd = -1, r;
 
         if (netns_fd < 0 || !ifname || !*ifname || strlen(ifname) >= IFNAMSIZ || !ret_fd)
                 return -EINVAL;
@@ -187,13 +187,7 @@ int dhcpwatch_open(int netns_fd, const char *ifname, int *ret_fd) {
         if (r < 0)
                 return r;
         r = open_packet_socket(ifname, &fd);
-        q = netns_leave(saved);
-        if (q < 0) {
-                /* the thread is stranded in the pod netns: the caller must treat this as fatal */
-                if (fd >= 0)
-                        close(fd);
-                return q;
-        }
+        netns_leave(saved);
         if (r < 0)
                 return r;
         *ret_fd = fd;

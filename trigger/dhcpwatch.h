@@ -25,8 +25,7 @@ struct dhcp_seen {
 /* Ethernet (optionally 802.1Q) / IPv4 / UDP 67|68 / BOOTP+cookie. 0 or -EINVAL if not DHCP. */
 int dhcp_parse_frame(const uint8_t *frame, size_t len, struct dhcp_seen *ret);
 /* AF_PACKET + BPF udp 67/68 on ifname inside netns_fd, nonblocking, cloexec; ifname is resolved in that
- * netns (-ENODEV when absent). The calling thread's netns is restored; if even that fails (returned
- * error from netns_leave) the thread is stranded — treat as fatal. 0 or -errno. */
+ * netns (-ENODEV when absent). The calling thread's netns is restored (netns_leave). 0 or -errno. */
 int dhcpwatch_open(int netns_fd, const char *ifname, int *ret_fd);
 /* Next DHCP frame; non-DHCP frames are skipped. 0, -EAGAIN when nothing pending, or -errno. */
 int dhcpwatch_read(int fd, struct dhcp_seen *ret);

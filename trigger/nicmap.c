@@ -24,7 +24,7 @@ static void nl_cache_putp(struct nl_cache **c) {
 /* A route socket bound to netns_fd (created inside it; the thread's netns is restored). */
 static int nl_route_socket_in(int netns_fd, struct nl_sock **ret) {
         struct nl_sock *s;
-        int saved, r, k;
+        int saved, r;
 
         r = netns_enter(netns_fd, &saved);
         if (r < 0)
@@ -37,13 +37,7 @@ static int nl_route_socket_in(int netns_fd, struct nl_sock **ret) {
                 s = NULL;
                 r = -EIO;
         }
-        k = netns_leave(saved);
-        if (k < 0) {
-                /* Never continue in the wrong netns. */
-                if (s)
-                        nl_socket_free(s);
-                return k;
-        }
+        netns_leave(saved);
         if (r < 0)
                 return r;
         *ret = s;

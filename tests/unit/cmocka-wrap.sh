@@ -8,5 +8,7 @@ fail=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' 
 pass=${pass:-0}
 fail=${fail:-0}
 [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
+# No cmocka summary at all (crash before it, or no test registered) is not a pass.
+[ "$pass" -eq 0 ] && [ "$fail" -eq 0 ] && { echo "cmocka-wrap: no test ran in $1" >&2; fail=1; }
 echo "$pass passed, $fail failed"
 exit $rc

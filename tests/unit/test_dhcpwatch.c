@@ -305,7 +305,7 @@ static void send_frame(int netns_fd, const uint8_t *f, size_t n) {
         assert_int_equal(netns_enter(netns_fd, &saved), 0);
         fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
         sll.sll_ifindex = (int) if_nametoindex(if_b);
-        assert_int_equal(netns_leave(saved), 0);
+        netns_leave(saved);
         assert_true(fd >= 0);
         assert_true(sll.sll_ifindex > 0);
         memcpy(sll.sll_addr, f, 6);
