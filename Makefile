@@ -92,7 +92,10 @@ setup:
 	$(Q)./scripts/setup.sh
 
 # Every test suite; each prints its own "N passed, N failed" and the runner adds them up.
-check: setup all $(UNIT_BIN)
+# setup runs first and the build in a sub-make, so even `make -j check` on a clean machine
+# installs the -dev packages before anything is compiled.
+check: setup
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN)
 	$(Q)./tests/run-all.sh
 
 unit: all $(UNIT_BIN)
@@ -110,10 +113,12 @@ e2e: all
 guest:
 	$(Q)./guest/build.sh
 
-demo: setup all
+demo: setup
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./cluster/demo.sh
 
-bench: setup all
+bench: setup
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./bench/run.sh
 
 install: all

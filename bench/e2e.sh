@@ -35,7 +35,8 @@ cluster_init || die "cluster_init"
 cluster_check || die "prerequisites missing"
 
 STAMP=$(date -u '+%Y-%m-%d %H:%M UTC')
-REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The binaries measured may not be HEAD's: mark a tree with uncommitted changes.
+REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 ROWS=$RUN/rows.tsv
 : >"$ROWS"
@@ -133,13 +134,13 @@ BLOCK=$RUN/block.md
 	echo
 	echo "Real migrations on the cluster-in-a-box (\`cluster/lib.sh\`): QEMU TCG guests (128 MiB, test guest of"
 	echo "\`guest/\`), one libvirtd per launcher pod, \`virsh migrate --live\` over UNIX sockets, relinkd with its"
-	echo "defaults (hold 1000 ms, verify 4000 ms) on both nodes; each client VM is migrated back and forth $REPS times."
+	echo "defaults (hold 1000 ms, then verify 3000 ms) on both nodes; each client VM is migrated back and forth $REPS times."
 	echo "Times are median (min–max). *first ping reply*: host time of the guest's first \`ping-ok\` console line"
 	echo "minus host time of the target's \`RESUMED_MIGRATED\` event (the guest pings every 100 ms). *Guest outage*:"
 	echo "the guest's own count from the first unanswered probe, including the migration's pause. Raw rows:"
 	echo "\`bench/results/relinkd-e2e.tsv\`."
 	echo
-	echo "Results — $STAMP, rev $REV, 2 vCPUs, load average $LOAD0 before, $LOAD1 after the run."
+	echo "Results — $STAMP, rev $REV, $(nproc) vCPUs, load average $LOAD0 before, $LOAD1 after the run."
 	echo
 	cat "$TABLE"
 	echo

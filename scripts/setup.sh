@@ -13,7 +13,7 @@ TOOLS=${RELINK_TOOLS:-$ROOT/.tools}
 
 PACKAGES=(
 	# build
-	gcc make pkg-config libcjson-dev libnl-3-dev libnl-route-3-dev libvirt-dev libxml2-dev libcmocka-dev
+	gcc libc6-dev make pkg-config libcjson-dev libnl-3-dev libnl-route-3-dev libvirt-dev libxml2-dev libcmocka-dev
 	# CNI peers + cnitool build
 	containernetworking-plugins golang-go golang-github-appc-cni-dev
 	# VMs, pods, DHCP
@@ -30,13 +30,18 @@ missing_packages() {
 	done
 }
 
+# guest/build.sh (run by the e2e harness) resolves and downloads the guest kernel through the apt
+# lists; a machine with every package installed but empty lists (container images) needs an update.
+apt_lists_ready() { apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; }
+
 install_packages() {
 	local missing
 	missing=$(missing_packages)
-	[ -z "$missing" ] && return 0
-	echo "setup: installing:" $missing >&2
+	[ -z "$missing" ] && apt_lists_ready && return 0
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
+	[ -z "$missing" ] && return 0
+	echo "setup: installing:" $missing >&2
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
@@ -79,7 +84,7 @@ build_cnitool() {
 }
 
 if [ "${1:-}" = --check ]; then
-	[ -z "$(missing_packages)" ] && [ -x "$TOOLS/bin/cnitool" ]
+	[ -z "$(missing_packages)" ] && apt_lists_ready && [ -x "$TOOLS/bin/cnitool" ]
 	exit
 fi
 

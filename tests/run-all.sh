@@ -10,7 +10,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 2
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit integration conformance e2e)
 
@@ -41,26 +41,42 @@ run_suite() { # name command...
 	fi
 }
 
+# none SUITE: a requested suite that has nothing to run is a failure, not a silent pass.
+none() {
+	echo "--- $1: nothing to run ($2): counted as 1 failure"
+	total_fail=$((total_fail + 1))
+	status=1
+}
+
 for s in "${suites[@]}"; do
+	n=0
 	case $s in
 	unit)
 		for t in build/tests/test_*; do
 			[ -x "$t" ] || continue
 			run_suite "unit/$(basename "$t")" tests/unit/cmocka-wrap.sh "$t"
+			n=$((n + 1))
 		done
+		[ $n -gt 0 ] || none unit "no build/tests/test_* binaries: make unit"
 		;;
 	integration)
 		for t in tests/integration/t-*.sh; do
-			[ -e "$t" ] && run_suite "integration/$(basename "$t" .sh)" bash "$t"
+			[ -e "$t" ] || continue
+			run_suite "integration/$(basename "$t" .sh)" bash "$t"
+			n=$((n + 1))
 		done
+		[ $n -gt 0 ] || none integration "no tests/integration/t-*.sh"
 		;;
 	conformance)
 		run_suite conformance env RELINK="$ROOT/bin/relink" bash conformance/run.sh
 		;;
 	e2e)
 		for t in tests/e2e/t-*.sh; do
-			[ -e "$t" ] && run_suite "e2e/$(basename "$t" .sh)" bash "$t"
+			[ -e "$t" ] || continue
+			run_suite "e2e/$(basename "$t" .sh)" bash "$t"
+			n=$((n + 1))
 		done
+		[ $n -gt 0 ] || none e2e "no tests/e2e/t-*.sh"
 		;;
 	*)
 		echo "run-all: unknown suite '$s'" >&2

@@ -5,7 +5,7 @@
 #   e2e_init                       # cluster_init + prerequisites; on missing ones: "not ok", exit
 #   e2e_world [--relinkd]          # two nodes, (relinkd on both), server VM on node 1 (eth0 + net1)
 #   scenario "name"; …checks…      # prints a duration line for the previous scenario
-#   ok/not_ok/check/check_eq/check_re; the EXIT trap cleans up and prints "N passed, N failed".
+#   ok/not_ok/check/expect_eq (tests/lib-common.sh), check_eq/check_re/check_lt; the EXIT trap cleans up and prints "N passed, N failed".
 #
 # Tests assert on what the guest logs on its serial console (RELINK lines), on relinkd's log and on ping.
 
@@ -14,19 +14,10 @@ E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$E2E_ROOT/cluster/lib.sh"
 RL_SAY_PREFIX="# "
 
-passed=0 failed=0
+# shellcheck source=tests/lib-common.sh
+. "$E2E_ROOT/tests/lib-common.sh"   # passed/failed, ok, not_ok, check, expect_eq
 E2E_T0=$(rl_ms)
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { # NAME [diagnostic lines...]
-	local name=$1
-	shift
-	failed=$((failed + 1))
-	echo "not ok - $name"
-	local l
-	for l in "$@"; do printf '#   %s\n' "$l"; done
-}
-check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n" "command failed: $*"; fi; }
-check_eq() { if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "got:  $2" "want: $3"; fi; }
+check_eq() { expect_eq "$@"; }
 check_re() { if [[ $2 =~ $3 ]]; then ok "$1"; else not_ok "$1" "got:  $2" "want: =~ $3"; fi; }
 # check_lt NAME GOT LIMIT — numeric GOT < LIMIT
 check_lt() { if [ -n "$2" ] && [ "$2" -lt "$3" ] 2>/dev/null; then ok "$1 ($2 < $3)"; else not_ok "$1" "got:  ${2:-nothing}" "want: < $3"; fi; }
@@ -45,12 +36,10 @@ e2e_init() {
 	trap 'e2e_finish' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	if ! cluster_check 2>/tmp/rl-e2e-check.$$; then
-		not_ok "prerequisites" "$(cat /tmp/rl-e2e-check.$$)"
-		rm -f /tmp/rl-e2e-check.$$
+	if ! cluster_check 2>"$RUN/check.err"; then
+		not_ok "prerequisites" "$(cat "$RUN/check.err")"
 		exit 1
 	fi
-	rm -f /tmp/rl-e2e-check.$$
 	if [ "${E2E_NEEDS_RELINKD:-1}" = 1 ] && [ ! -x "$RL_RELINKD" ]; then
 		not_ok "prerequisites" "missing $RL_RELINKD (make)"
 		exit 1
@@ -112,6 +101,37 @@ client_migrate() {
 		return 1
 	fi
 	echo "# $1: virsh migrate took $MIG_MS ms"
+}
+
+# nic_slots VMI — the PCI address of every <interface> of the VM's live domain (where it runs now).
+nic_slots() {
+	pod_virsh "$(vm_pod "$1")" dumpxml "$(vm_domain "$1")" |
+		sed -n '/<interface /,/<\/interface>/{s/.*<address type=.pci. \(.*\)\/>.*/\1/p}'
+}
+
+# check_ping_back NAME VMI NODE [TIMEOUT_S] — ok when VMI logs a ping reply after MARK within TIMEOUT_S
+# (default 20), else not ok with the guest's and NODE's relinkd lines.
+check_ping_back() {
+	if vm_wait_log "$2" "$MARK" ' ping-ok ' "${4:-20}" >/dev/null; then
+		ok "$1"
+	else
+		not_ok "$1" "$(diag "$2" "$3")"
+	fi
+}
+
+# migrate_killing VMI NODE ERE — migrate VMI to NODE and SIGKILL NODE's relinkd the moment its log shows
+# a line about VMI matching ERE (bounded poll, 30 s). Sets MARK and RMARK like client_migrate.
+migrate_killing() {
+	local vmi=$1 node=$2 re=$3 killer
+	MARK=$(vm_log_mark "$vmi")
+	RMARK=$(relinkd_mark "$node")
+	migrate_prepare "$vmi" "$node" || return 1
+	(
+		rl_wait 30 eval 'rlines "$vmi" "$node" | grep -qE "$re"' && relinkd_stop "$node" KILL
+	) &
+	killer=$!
+	migrate_run "$vmi" || { kill "$killer" 2>/dev/null; wait "$killer"; return 1; }
+	wait "$killer"
 }
 
 # Console lines of VMI after MARK; relinkd lines of NODE about VMI's domain after RMARK.

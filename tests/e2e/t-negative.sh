@@ -18,6 +18,9 @@ scenario "no relinkd: boot and migrate both clients"
 client_boot client 1 -- --stack networkd --ping "$SERVER_IP" || exit 1
 client_boot pinned 1 --mac "$(rl_mac)" -- --stack networkd --ping "$SERVER_IP" || exit 1
 OLD_C=$(vm_lease_ip client) OLD_P=$(vm_lease_ip pinned)
+# "still holds its node-1 address" below compares with these: they must be real node-1 leases.
+check_re "client booted with a node-1 lease" "$OLD_C" '^10\.244\.1\.[0-9]+/24$'
+check_re "pinned booted with a node-1 lease" "$OLD_P" '^10\.244\.1\.[0-9]+/24$'
 client_migrate client 2 || exit 1
 MARK_C=$MARK T_C=$(rl_ms)
 check_re "client's target pod got a node-2 address" "$(pod_addr "$MIG_POD" eth0)" '^10\.244\.2\.[0-9]+/24$'

@@ -28,13 +28,10 @@ client_boot steady 1 --mac "$(rl_mac)" --net1-ip 10.245.0.99 --net1-mac "$(rl_ma
 
 scenario "MAC changed → re-attach (mover)"
 OLD_MAC=$(vm_log_since mover 0 | grep ' nic-add dev=eth0 ' | tail -1 | sed 's/.* mac=//')
+OLD_SLOTS=$(nic_slots mover)
 client_migrate mover 2 || exit 1
 NEW_MAC=$(pod_mac "$MIG_POD" eth0)
-if vm_wait_log mover "$MARK" ' ping-ok ' 20 >/dev/null; then
-	ok "mover: ping comes back"
-else
-	not_ok "mover: ping comes back" "$(diag mover 2)"
-fi
+check_ping_back "mover: ping comes back" mover 2
 check_lt "mover: RESUMED_MIGRATED → first ping reply (ms)" "$(first_ping_ms mover)" 3000
 check_re "mover: relinkd decided reattach" "$(rlines mover 2 | grep -m1 'decision=')" \
 	"nic=0000:00:0[0-9a-f].0 mac=$OLD_MAC .*decision=reattach"
@@ -44,15 +41,12 @@ check_re "mover: guest logged nic-add eth0 with the target pod's MAC" "$(since m
 	"nic-add dev=eth0 mac=$NEW_MAC\$"
 check_eq "mover: guest lease is the target pod's address" "$(vm_lease_ip mover)" "$(pod_addr "$MIG_POD" eth0)"
 check_eq "mover: no flap (no carrier down)" "$(since mover | grep -c 'carrier dev=eth0 state=down')" 0
-check_eq "mover: PCI slot kept" "$(rlines mover 2 | grep -o 'nic=[0-9a-f:.]*' | sort -u | wc -l)" 1
+check "mover: the source domain has a PCI-addressed NIC" test -n "$OLD_SLOTS"
+check_eq "mover: PCI slot kept (live domain XML on the target)" "$(nic_slots mover)" "$OLD_SLOTS"
 
 scenario "MAC unchanged → flap (pinned)"
 client_migrate pinned 2 || exit 1
-if vm_wait_log pinned "$MARK" ' ping-ok ' 20 >/dev/null; then
-	ok "pinned: ping comes back"
-else
-	not_ok "pinned: ping comes back" "$(diag pinned 2)"
-fi
+check_ping_back "pinned: ping comes back" pinned 2
 check_lt "pinned: RESUMED_MIGRATED → first ping reply (ms)" "$(first_ping_ms pinned)" 3000
 check_re "pinned: relinkd decided flap" "$(rlines pinned 2 | grep -m1 'decision=')" 'decision=flap'
 check_re "pinned: relinkd verified the flap" "$(rlines pinned 2 | grep -m1 ' verified ')" 'verified kind=flap'
@@ -63,11 +57,7 @@ check_eq "pinned: no re-plug" "$(since pinned | grep -cE ' nic-(del|add) ')" 0
 
 scenario "default + net1 both handled (dual)"
 client_migrate dual 2 || exit 1
-if vm_wait_log dual "$MARK" ' ping-ok ' 20 >/dev/null; then
-	ok "dual: ping comes back"
-else
-	not_ok "dual: ping comes back" "$(diag dual 2)"
-fi
+check_ping_back "dual: ping comes back" dual 2
 rl_wait 15 eval '[ "$(rlines dual 2 | grep -c " verified ")" -ge 2 ]'
 check_eq "dual: relinkd acted on two NICs" "$(rlines dual 2 | grep 'decision=reattach' | grep -o 'record=[a-z0-9]*/' | sort | tr '\n' ' ')" \
 	"record=net1/ record=podnet/ "
@@ -86,5 +76,8 @@ check_re "steady: relinkd flapped eth0 (new IP, same MAC)" "$(rlines steady 2 | 
 rl_wait 10 eval 'rlines steady 2 | grep -q "verified kind=flap"'
 check_eq "steady: no carrier, re-plug or lease-drop on eth1" "$(since steady | grep -cE ' (carrier|nic-del|nic-add|lease-drop) dev=eth1')" 0
 check_eq "steady: eth1 keeps its address" "$(vm_lease_ip steady eth1)" "10.245.0.99/24"
+# The outage check below passes on "no ping-ok line"; make sure that means "never lost", not "lost for good".
+check "steady: net1 pings answered (no ping-lost without a later ping-ok)" \
+	rl_wait 5 eval '! since steady | grep -E " ping-(ok|lost) " | tail -1 | grep -q " ping-lost "'
 OUT=$(since steady | sed -n 's/.* ping-ok .*outage_ms=\([0-9]*\).*/\1/p' | sort -n | tail -1)
 check_lt "steady: net1 ping outage (ms; none or the migration pause only)" "${OUT:-0}" 1000

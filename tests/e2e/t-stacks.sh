@@ -24,11 +24,7 @@ escalated() {
 	local vmi=$1
 	scenario "$2, MAC unchanged → flap → escalation to re-attach ($vmi)"
 	client_migrate "$vmi" 2 || return 1
-	if vm_wait_log "$vmi" "$MARK" ' ping-ok ' 30 >/dev/null; then
-		ok "$vmi: ping comes back"
-	else
-		not_ok "$vmi: ping comes back" "$(diag "$vmi" 2)"
-	fi
+	check_ping_back "$vmi: ping comes back" "$vmi" 2 30
 	check_lt "$vmi: RESUMED_MIGRATED → first ping reply (ms)" "$(first_ping_ms "$vmi")" 15000
 	check_re "$vmi: relinkd decided flap first" "$(rlines "$vmi" 2 | grep -m1 'decision=')" 'decision=flap'
 	check_re "$vmi: relinkd escalated flap → reattach" "$(rlines "$vmi" 2 | grep -m1 ' escalate ')" 'escalate from=flap to=reattach'
@@ -43,11 +39,7 @@ direct() {
 	local vmi=$1
 	scenario "$2, MAC changed → re-attach ($vmi)"
 	client_migrate "$vmi" 2 || return 1
-	if vm_wait_log "$vmi" "$MARK" ' ping-ok ' 20 >/dev/null; then
-		ok "$vmi: ping comes back"
-	else
-		not_ok "$vmi: ping comes back" "$(diag "$vmi" 2)"
-	fi
+	check_ping_back "$vmi: ping comes back" "$vmi" 2
 	check_lt "$vmi: RESUMED_MIGRATED → first ping reply (ms)" "$(first_ping_ms "$vmi")" 8000
 	check_re "$vmi: relinkd decided reattach" "$(rlines "$vmi" 2 | grep -m1 'decision=')" 'decision=reattach'
 	check_re "$vmi: relinkd verified the re-attach" "$(rlines "$vmi" 2 | grep -m1 ' verified ')" 'verified kind=reattach'

@@ -2,7 +2,7 @@
 # Shared helpers for tests/integration/t-*.sh (sourced, never run).
 #
 # Every script: `. lib.sh; rl_init`, then namespaces from netns_new, assertions from
-# ok/not_ok/check*/expect_*, and `finish` as its last line (prints "N passed, N failed").
+# ok/not_ok/check*/expect_* (tests/lib-common.sh and below), and `finish` as its last line (prints "N passed, N failed").
 # Names are unique per run: $P = rl<4 hex>; namespaces "$P<suffix>", networks "$P-<suffix>".
 # The EXIT trap deletes only what this run created: its namespaces, its temp dir, the cnitool
 # result-cache files of its networks, tuning backups of its container IDs, PIDs it started.
@@ -18,28 +18,10 @@ CNI_PLUGINS=${CNI_PLUGINS:-/usr/lib/cni}
 CNI_CACHE=/var/lib/cni/results
 TUNING_DIR=/run/cni/tuning
 
-passed=0 failed=0
+# shellcheck source=tests/lib-common.sh
+. "$ROOT/tests/lib-common.sh"   # passed/failed, ok, not_ok, check, expect_eq
 _netns=() _pids=() _cids=()
 T="" P="" CNI_PATH_T="" STATE=""
-
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { # name [diagnostic lines...]
-	local name=$1 line
-	shift
-	failed=$((failed + 1))
-	echo "not ok - $name"
-	for line in "$@"; do
-		printf '#   %s\n' "$line"
-	done
-}
-
-# check NAME cmd...: ok when cmd exits 0
-check() { local n=$1; shift; if "$@"; then ok "$n"; else not_ok "$n" "command failed: $*"; fi; }
-
-# expect_eq NAME GOT WANT
-expect_eq() {
-	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "got:  $2" "want: $3"; fi
-}
 
 finish() {
 	echo "$passed passed, $failed failed"
@@ -101,6 +83,39 @@ netns_new() {
 	_netns+=("$ns")
 	ip -n "$ns" link set lo up
 	printf -v "$1" '%s' "$ns"
+}
+
+# cnitool_pods: node netns "$P"n (cnitool and the host side run there) and pod netns "$P"p, in $node and
+# $pod; CID is the container ID cnitool derives for the pod.
+cnitool_pods() {
+	netns_new node n
+	netns_new pod p
+	# shellcheck disable=SC2034 # used by the sourcing test
+	CID=$(cnitool_cid "/run/netns/$pod")
+}
+
+# veth_pod: pod netns "$P"p in $pod with pod_veth's links (counted as a check), NETNS its path.
+veth_pod() {
+	netns_new pod p
+	check "pod with veth eth0/net1" pod_veth "$pod"
+	# shellcheck disable=SC2034 # used by the sourcing test
+	NETNS=/run/netns/$pod
+}
+
+# bridge_list FILE VERSION NETWORK BRIDGE SUBNET: a conflist bridge (gateway) + host-local (SUBNET,
+# default route, data in $T/ipam) -> relink (stateDir $STATE).
+bridge_list() {
+	cat >"$1" <<EOF
+{
+  "cniVersion": "$2", "name": "$3",
+  "plugins": [
+    { "type": "bridge", "bridge": "$4", "isGateway": true,
+      "ipam": {"type": "host-local", "dataDir": "$T/ipam", "subnet": "$5",
+               "routes": [{"dst": "0.0.0.0/0"}]} },
+    { "type": "relink", "stateDir": "$STATE" }
+  ]
+}
+EOF
 }
 
 # bg_started PID: kill it on exit (only PIDs this script started).

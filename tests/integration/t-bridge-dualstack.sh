@@ -13,10 +13,8 @@
 . "$(dirname "$0")/lib.sh"
 rl_init
 
-netns_new node n
-netns_new pod p
+cnitool_pods
 NET=$P-pod
-CID=$(cnitool_cid "/run/netns/$pod")
 REC=$(record_path "$NET" "$CID" eth0)
 LIST=$NETCONFPATH/10-pod.conflist
 

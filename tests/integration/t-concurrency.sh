@@ -10,9 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 rl_init
 
-netns_new pod p
-check "pod with veth eth0/net1" pod_veth "$pod"
-NETNS=/run/netns/$pod
+veth_pod
 PREV_ETH0=$(prev_result 1.1.0 "$pod" eth0)
 PREV_NET1=$(prev_result 1.1.0 "$pod" net1)
 mkdir -p "$T/par"

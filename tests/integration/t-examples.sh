@@ -10,9 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 rl_init
 
-netns_new node n
-netns_new pod p
-CID=$(cnitool_cid "/run/netns/$pod")
+cnitool_pods
 EX=$ROOT/examples
 
 # privatise FILE INDEX > conflist: unique name/bridge, run-local dataDir/stateDir/logFile.

@@ -11,10 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 rl_init
 
-netns_new pod p
-check "pod with veth eth0/net1" pod_veth "$pod"
+veth_pod
 NET=$P-id
-NETNS=/run/netns/$pod
 read -r IDX MAC MTU < <(ns_link "$pod" eth0)
 
 add() { # CID CONFFILE [CNI_ARGS]

@@ -9,24 +9,12 @@
 . "$(dirname "$0")/lib.sh"
 rl_init
 
-netns_new node n
-netns_new pod p
+cnitool_pods
 NET=$P-old
-CID=$(cnitool_cid "/run/netns/$pod")
 REC=$(record_path "$NET" "$CID" eth0)
 LIST=$NETCONFPATH/30-old.conflist
 
-cat >"$LIST" <<EOF
-{
-  "cniVersion": "0.3.1", "name": "$NET",
-  "plugins": [
-    { "type": "bridge", "bridge": "$P-br", "isGateway": true,
-      "ipam": {"type": "host-local", "dataDir": "$T/ipam", "subnet": "10.244.4.0/24",
-               "routes": [{"dst": "0.0.0.0/0"}]} },
-    { "type": "relink", "stateDir": "$STATE" }
-  ]
-}
-EOF
+bridge_list "$LIST" 0.3.1 "$NET" "$P-br" 10.244.4.0/24
 
 # No CNI_ARGS at all: the pod identity stays empty.
 cnitool_in "$node" add "$NET" "$pod"

@@ -12,10 +12,8 @@
 rl_init
 command -v flock >/dev/null || _fatal "flock (util-linux) missing"
 
-netns_new pod p
-check "pod with veth eth0/net1" pod_veth "$pod"
+veth_pod
 NET=$P-l
-NETNS=/run/netns/$pod
 plugin_conf 1.0.0 "$NET" "$(prev_result 1.0.0 "$pod" eth0)" >"$T/add.json"
 add() { relink_call ADD "$T/add.json" CNI_CONTAINERID="$1" CNI_NETNS="$NETNS" CNI_IFNAME=eth0; }
 

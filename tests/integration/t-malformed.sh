@@ -10,10 +10,8 @@
 . "$(dirname "$0")/lib.sh"
 rl_init
 
-netns_new pod p
-check "pod with veth eth0/net1" pod_veth "$pod"
+veth_pod
 NET=$P-ok
-NETNS=/run/netns/$pod
 PREV=$(prev_result 1.0.0 "$pod" eth0)
 ENV_OK=(CNI_CONTAINERID=bad1 CNI_NETNS="$NETNS" CNI_IFNAME=eth0)
 

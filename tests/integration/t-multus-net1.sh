@@ -14,24 +14,12 @@
 . "$(dirname "$0")/lib.sh"
 rl_init
 
-netns_new node n
-netns_new pod p
+cnitool_pods
 NET0=$P-pod NET1=$P-net1
-CID=$(cnitool_cid "/run/netns/$pod")
 REC0=$(record_path "$NET0" "$CID" eth0)
 REC1=$(record_path "$NET1" "$CID" net1)
 
-cat >"$NETCONFPATH/10-pod.conflist" <<EOF
-{
-  "cniVersion": "1.0.0", "name": "$NET0",
-  "plugins": [
-    { "type": "bridge", "bridge": "$P-br0", "isGateway": true,
-      "ipam": {"type": "host-local", "dataDir": "$T/ipam", "subnet": "10.244.3.0/24",
-               "routes": [{"dst": "0.0.0.0/0"}]} },
-    { "type": "relink", "stateDir": "$STATE" }
-  ]
-}
-EOF
+bridge_list "$NETCONFPATH/10-pod.conflist" 1.0.0 "$NET0" "$P-br0" 10.244.3.0/24
 # What multus renders from a NetworkAttachmentDefinition whose network-selection element
 # carries "cni-args": {"vm": "tenant-a_db-primary"} (it lands in each plugin as args.cni).
 cat >"$NETCONFPATH/20-net1.conflist" <<EOF

@@ -11,10 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 rl_init
 
-netns_new node n
-netns_new pod p
+cnitool_pods
 NET=$P-ptp
-CID=$(cnitool_cid "/run/netns/$pod")
 REC=$(record_path "$NET" "$CID" eth0)
 LIST=$NETCONFPATH/20-ptp.conflist
 MAC=0a:58:0a:f4:02:07

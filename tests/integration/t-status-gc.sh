@@ -10,8 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 rl_init
 
-netns_new pod p
-check "pod with veth eth0/net1" pod_veth "$pod"
+veth_pod
 NA=$P-a NB=$P-b
 
 add() { # NETWORK CID IFNAME
