@@ -639,7 +639,8 @@ int action_start(const struct action_req *q) {
         snprintf(a->alias, sizeof(a->alias), "%s", q->nic->alias);
         snprintf(a->tap, sizeof(a->tap), "%s", q->nic->target);
         snprintf(a->mac_expect, sizeof(a->mac_expect), "%s", q->nic->mac);
-        snprintf(a->mac_new, sizeof(a->mac_new), "%s", *q->rec->mac ? q->rec->mac : q->nic->mac);
+        snprintf(a->mac_new, sizeof(a->mac_new), "%s",
+                 q->mac_new && *q->mac_new ? q->mac_new : *q->rec->mac ? q->rec->mac : q->nic->mac);
         for (char *c = a->mac_new; *c; c++)
                 if (*c >= 'A' && *c <= 'Z')
                         *c = (char) (*c - 'A' + 'a');

@@ -10,7 +10,7 @@
 #include <libvirt/libvirt.h>
 
 #include "netconf/record.h"
-#include "trigger/conn.h"
+#include "trigger/pod.h"
 #include "trigger/decide.h"
 #include "trigger/domxml.h"
 
@@ -20,6 +20,10 @@ struct action_req {
         const struct dom_nic *nic;
         const struct record *rec;
         enum action kind;            /* ACTION_FLAP or ACTION_REATTACH */
+        const char *mac_new;         /* re-attach: the MAC to plug (the one the target's DHCP serves);
+                                      * NULL or "": the record's MAC (or the NIC's when the record has none) */
+        const char *mac_alt;         /* the other candidate MAC, tried when the guest's DHCP from mac_new
+                                      * goes unanswered; NULL or "": none */
         int64_t t_event;             /* now_ms() of the triggering event */
         bool migrated;               /* observe renewal time (a real migration event) */
         const char *resume_xml;      /* a pending re-attach found in the domain: attach this element */

@@ -20,6 +20,7 @@
 #include "trigger/conn.h"
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
+#include "trigger/pod.h"
 #include "trigger/reconcile.h"
 
 #define BACKOFF_MIN_MS 250
@@ -46,21 +47,6 @@ static struct conn *conns;
 static const struct opts *cfg;
 static int rescan_timer;
 static bool stopping;
-
-struct pod *pod_ref(struct pod *p) {
-        p->refs++;
-        return p;
-}
-
-void pod_unref(struct pod *p) {
-        if (!p || --p->refs > 0)
-                return;
-        if (p->vc)
-                virConnectClose(p->vc);
-        if (p->ns_fd >= 0)
-                close(p->ns_fd);
-        free(p);
-}
 
 static void update_gauges(void) {
         unsigned open_n = 0, known = 0;
@@ -283,17 +269,13 @@ static void conn_open(void *opaque) {
                 conn_schedule_retry(c);
                 return;
         }
-        p = calloc(1, sizeof(*p));
+        p = pod_new(vc, ns_fd, label);
         if (!p) {
                 virConnectClose(vc);
                 conn_schedule_retry(c);
                 return;
         }
-        p->refs = 1;
-        p->alive = true;
-        p->vc = vc;
-        p->ns_fd = TAKE_FD(ns_fd);
-        snprintf(p->label, sizeof(p->label), "%s", label);
+        ns_fd = -1;          /* the pod owns it now */
         r = netns_identity(p->ns_fd, &p->ns_dev, &p->ns_ino);
         if (r < 0) {
                 pod_unref(p);

@@ -15,6 +15,7 @@
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
 #include "trigger/nicmap.h"
+#include "trigger/options.h"
 #include "trigger/pending.h"
 #include "trigger/reconcile.h"
 #include "trigger/virtdom.h"

@@ -7,7 +7,7 @@
 
 #include <libvirt/libvirt.h>
 
-#include "trigger/conn.h"
+#include "trigger/pod.h"
 #include "trigger/decide.h"
 #include "trigger/metadata.h"
 
