@@ -899,6 +899,9 @@ migrate() {
 # Sets MIG_POD.
 migrate_prepare() {
 	local vmi=$1 node=$2 spec=() tgt
+	if declare -F rl_pre_migrate >/dev/null; then
+		rl_pre_migrate "$vmi"
+	fi
 	mapfile -t spec < <(vm_spec "$vmi" | grep -v '^$')
 	tgt=$(pod_create "$node" "$vmi" "${spec[@]}") || return 1
 	launcher_setup "$tgt" || return 1
@@ -908,9 +911,10 @@ migrate_prepare() {
 
 # migrate_run VMI — `virsh migrate --live` to MIG_POD over UNIX sockets (daemons and migration stream),
 # then the source pod is torn down (CNI DEL), then the hook `rl_post_migrate VMI` runs if the caller
-# defined one (tests/e2e/lib.sh checks its invariants there). Sets MIG_SRC, MIG_NICS_BEFORE (NICs of the
-# domain before), MIG_MS (virsh migrate wall time, ms), MIG_RESUMED_US (host time of the target's
-# RESUMED/Migrated event, µs).
+# defined one (tests/e2e/lib.sh queues its invariant checks there; migrate_prepare calls `rl_pre_migrate
+# VMI` likewise). Sets MIG_SRC, MIG_NICS_BEFORE (NICs of the domain before), MIG_MARK / MIG_RMARK (console
+# line / target relinkd log line before the migration), MIG_MS (virsh migrate wall time, ms),
+# MIG_RESUMED_US (host time of the target's RESUMED/Migrated event, µs).
 #
 # Between two session launchers (what works here, libvirt 9.0): virsh talks to both daemons itself (no
 # --p2p: a session daemon has no credentials for another daemon) with
@@ -925,7 +929,9 @@ migrate_run() {
 	src=$(vm_pod "$vmi")
 	MIG_SRC=$src
 	MIG_NICS_BEFORE=$(pod_virsh "$src" domiflist "$(vm_domain "$vmi")" 2>/dev/null | grep -c ethernet)
-	export MIG_SRC MIG_NICS_BEFORE
+	MIG_MARK=$(vm_log_mark "$vmi")
+	MIG_RMARK=$(relinkd_mark "$(pod_get "$tgt" node)")
+	export MIG_SRC MIG_NICS_BEFORE MIG_MARK MIG_RMARK
 	sock=$RUN/mig/$vmi-$(rl_rand 4 0-9a-f).sock
 	rl_say "migrating $(vm_domain "$vmi"): $src (node $(pod_get "$src" node)) → $tgt (node $(pod_get "$tgt" node))"
 	t0=$(rl_ms)
