@@ -14,7 +14,7 @@
 #   pods      pod_create pod_delete cni pod_addr pod_ip pod_mac pod_cid pod_record pod_get pod_ifname pod_uid
 #             kv_ifname
 #   launcher  launcher_setup (launcher_nic) libvirtd_start libvirtd_stop libvirtd_restart pod_virsh pod_uri
-#             pod_sock pod_kubelet_sock events_start pod_event_us
+#             pod_sock pod_kubelet_sock pod_emptydir pod_qemu_own pod_qemu_pidfiles events_start pod_event_us
 #   VMs       vm_create vm_start vm_destroy vm_pod vm_domain vm_spec vm_profile vm_log_mark vm_log_since
 #             vm_wait_log vm_lease_ip vm_console_us vm_nic_macs
 #   migration migrate = migrate_prepare (target pod, bridge binding, libvirtd) + migrate_run (virsh migrate
@@ -74,7 +74,7 @@
 #    n<N>/net.d/*.conflist  n<N>/state (relink stateDir)  n<N>/ipam  n<N>/relinkd.log  n<N>/kubelet/pods/<uid>/…
 #    pods/<pod>/{node,netns,vmi,uid,launcher,cniargs,nets,nic-<if>.env,dnsmasq-<if>.*,rt → emptyDir,lv/,
 #                libvirtd.log,events.log}   x/<pod netns>/{config,cache,home} (a session daemon's XDG dirs)
-#    vms/<vmi>/{pod,spec,profile,specmac-<if>,domain.xml,console.log,console.ts}   mig/  pids
+#    vms/<vmi>/{pod,spec,profile,launcher,specmac-<if>,domain.xml,console.log,console.ts}   mig/  pids
 #
 #  Knobs (environment): RL_GUEST_DIR (vmlinuz + initrd.img, default $RL_ROOT/.cache/guest),
 #  RL_RUN_BASE (default /run/relink-e2e), RL_KEEP=1 (keep $RUN after cleanup), RL_QUIET=1,
@@ -561,6 +561,15 @@ pod_qemu_pidfiles() {
 	done
 }
 
+# pod_qemu_own POD FILE... — give files QEMU opens (console log, disk images) to the QEMU user when POD's
+# launcher is a session one (QEMU and its libvirtd run as $RL_QEMU_USER there); nothing for a root one.
+pod_qemu_own() {
+	local pod=$1
+	shift
+	[ "$(pod_get "$pod" launcher)" = session ] || return 0
+	chown "$RL_QEMU_USER:" "$@"
+}
+
 rl_host_prepare() {
 	local d
 	for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt "$RL_CAPS_CACHE"; do
@@ -762,8 +771,7 @@ $(cat "$v/nics.xml")
 EOF
 	echo "$pod" >"$v/pod"
 	: >>"$v/console.log"
-	# A session launcher's QEMU (and its libvirtd) open the console file as the QEMU user.
-	[ "$(pod_get "$pod" launcher)" = session ] && chown "$RL_QEMU_USER:" "$v/console.log"
+	pod_qemu_own "$pod" "$v/console.log"
 	console_ts_start "$vmi"
 	if ! pod_virsh "$pod" create "$v/domain.xml" >/dev/null; then
 		rl_err "virsh create $dom in $pod failed"
@@ -876,6 +884,7 @@ vm_create() {
 	v=$RUN/vms/$vmi
 	mkdir -p "$v"
 	echo "$profile" >"$v/profile"
+	echo "$RL_LAUNCHER" >"$v/launcher"     # its migration targets get the same kind of launcher
 	if [ "$profile" = spec-mac ]; then
 		specmac=${specmac:-$(rl_mac)}
 		[ "$net1" = 0 ] || net1mac=${net1mac:-$(rl_mac)}
@@ -903,7 +912,7 @@ migrate_prepare() {
 		rl_pre_migrate "$vmi"
 	fi
 	mapfile -t spec < <(vm_spec "$vmi" | grep -v '^$')
-	tgt=$(pod_create "$node" "$vmi" "${spec[@]}") || return 1
+	tgt=$(RL_LAUNCHER=$(vm_get "$vmi" launcher || echo "$RL_LAUNCHER") pod_create "$node" "$vmi" "${spec[@]}") || return 1
 	launcher_setup "$tgt" || return 1
 	libvirtd_start "$tgt" || return 1
 	MIG_POD=$tgt
