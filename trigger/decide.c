@@ -252,6 +252,26 @@ static const char *answer_str(enum probe_answer a) {
         return "?";
 }
 
+const char *served_to_string(enum served s) {
+        switch (s) {
+        case SERVED_NOT_PROBED:
+                return "-";
+        case SERVED_NIC:
+                return "nic";
+        case SERVED_RECORD:
+                return "record";
+        case SERVED_BOTH:
+                return "both";
+        case SERVED_NONE:
+                return "none";
+        case SERVED_UNKNOWN:
+                return "unknown";
+        case _SERVED_MAX:
+                break;
+        }
+        return "?";
+}
+
 void decide_served(const struct served_in *in, struct served_decision *ret) {
         const char *base_reason = in->base_reason ? in->base_reason : "";
         char ms[32] = "";
@@ -267,6 +287,7 @@ void decide_served(const struct served_in *in, struct served_decision *ret) {
                                   : "record mac = nic mac";
 
                 ret->kind = in->base;
+                ret->served = SERVED_NOT_PROBED;
                 mac_lower(ret->mac_new, in->nic_mac && *in->nic_mac ? in->nic_mac : in->rec_mac);
                 snprintf(ret->reason, sizeof(ret->reason), "%s", base_reason);
                 snprintf(ret->evidence, sizeof(ret->evidence), "served=- probe=\"not needed: %s\"", why);
@@ -278,6 +299,7 @@ void decide_served(const struct served_in *in, struct served_decision *ret) {
         if (rec && !nic) {
                 /* The server answers the record's MAC only: the guest must get it. */
                 ret->kind = ACTION_REATTACH;
+                ret->served = SERVED_RECORD;
                 mac_lower(ret->mac_new, in->rec_mac);
                 mac_lower(ret->mac_alt, in->nic_mac);
                 snprintf(ret->reason, sizeof(ret->reason), "mac %s → %s", ret->mac_alt, ret->mac_new);
@@ -294,13 +316,14 @@ void decide_served(const struct served_in *in, struct served_decision *ret) {
                 /* Both answered: the record's MAC would work too, so it stays the alternative. */
                 if (rec)
                         mac_lower(ret->mac_alt, in->rec_mac);
+                ret->served = rec ? SERVED_BOTH : SERVED_NIC;
                 snprintf(ret->evidence, sizeof(ret->evidence), "served=%s probe=nic:%s,record:%s%s",
-                         rec ? "both" : "nic", answer_str(in->nic), answer_str(in->rec), ms);
+                         served_to_string(ret->served), answer_str(in->nic), answer_str(in->rec), ms);
                 return;
         }
         mac_lower(ret->mac_alt, in->rec_mac);
-        if (in->nic == PROBE_IMPOSSIBLE || in->rec == PROBE_IMPOSSIBLE ||
-            in->nic == PROBE_NOT_RUN || in->rec == PROBE_NOT_RUN)
+        ret->served = in->nic == PROBE_UNANSWERED && in->rec == PROBE_UNANSWERED ? SERVED_NONE : SERVED_UNKNOWN;
+        if (ret->served == SERVED_UNKNOWN)
                 snprintf(ret->evidence, sizeof(ret->evidence),
                          "served=unknown probe=\"%s: %s\"%s fallback=keep-mac", in->nic == PROBE_NOT_RUN ||
                          in->rec == PROBE_NOT_RUN ? "not run" : "impossible",

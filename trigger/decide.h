@@ -38,6 +38,8 @@ const char *action_to_string(enum action a);
  *                                       server ignores cuts the guest off for good
  *   record MAC = NIC MAC (or either unknown) → no probe needed: the base action. */
 enum probe_answer { PROBE_NOT_RUN, PROBE_IMPOSSIBLE, PROBE_UNANSWERED, PROBE_ANSWERED };
+/* What the probe established; NOT_PROBED: no probe was needed. */
+enum served { SERVED_NOT_PROBED, SERVED_NIC, SERVED_RECORD, SERVED_BOTH, SERVED_NONE, SERVED_UNKNOWN, _SERVED_MAX };
 
 struct served_in {
         enum action base;            /* decide(had, NULL, now): IPs, routes, MTU — the MAC rule left out */
@@ -51,6 +53,7 @@ struct served_in {
 
 struct served_decision {
         enum action kind;
+        enum served served;
         char mac_new[18];            /* the MAC to plug: re-attach, or a flap escalated to a re-plug */
         char mac_alt[18];            /* the other candidate, tried when mac_new goes unanswered; "" none */
         char reason[256];            /* what changed, e.g. "mac a → b", "ip a/24 → b/24", "unchanged" */
@@ -61,5 +64,7 @@ struct served_decision {
 bool served_probe_needed(const char *nic_mac, const char *rec_mac);
 /* Pure. */
 void decide_served(const struct served_in *in, struct served_decision *ret);
+/* "-", "nic", "record", "both", "none", "unknown" */
+const char *served_to_string(enum served s);
 /* What to try when an action was not verified: FLAP → REATTACH, REATTACH → NONE (give up, report). */
 enum action action_escalate(enum action done);

@@ -489,6 +489,7 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                 return;
         }
         relinkd_metrics.decisions[d.kind]++;
+        relinkd_metrics.served[d.served]++;
         log_info("domain=%s nic=%s mac=%s record=%s decision=%s reason=\"%s\" %s probe_src=%s mac_new=%s "
                  "mac_alt=%s trigger=%s t_ms=%lld first_call_ms=%lld", name, nic->pci, nic->mac, recname,
                  action_to_string(d.kind), d.reason, d.evidence, src, d.mac_new, *d.mac_alt ? d.mac_alt : "-",

@@ -348,6 +348,10 @@ static void test_served_row(void **state) {
         assert_string_equal(d.mac_alt, t->mac_alt);
         assert_string_equal(d.reason, t->reason);
         assert_string_equal(d.evidence, t->evidence);
+        /* the enum (metrics) says what the evidence says */
+        char want[32];
+        snprintf(want, sizeof(want), "served=%s ", served_to_string(d.served));
+        assert_memory_equal(d.evidence, want, strlen(want));
 }
 
 /* The base the reconciler feeds in: decide() with the MAC rule left out (live_mac NULL). */
