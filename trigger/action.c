@@ -27,7 +27,7 @@
  * guest that lost the notification: it is repeated with backoff for as long as the NIC stays. */
 #define REASK_FIRST_MS 2000
 #define REASK_MAX_MS 30000
-#define ATTACH_NEW_TRIES 3           /* the new element; then the one the guest had, then unconnected */
+#define ATTACH_NEW_TRIES 4           /* the new element; then the one the guest had, then unconnected */
 #define ATTACH_RETRY_MS 500
 #define ATTACH_RETRY_MAX_MS 30000
 #define ORPHAN_TIMEOUT_MS 60000
@@ -274,6 +274,7 @@ static void report_failed(struct act *a, const char *why) {
 
 static void finish(struct act *a, enum action_result result, const char *note) {
         int64_t t = now_ms() - a->t_event;
+        enum phase was = a->phase;
         char st[128];
         int r;
 
@@ -314,7 +315,7 @@ static void finish(struct act *a, enum action_result result, const char *note) {
         case RESULT_ABORTED:
                 count(a, result);
                 act_log(a, LOG_LEVEL_WARN, "aborted kind=%s phase=%s reason=\"%s\" %s", action_to_string(act_kind(a)),
-                        phase_to_string(a->phase), note ? note : "", st);
+                        phase_to_string(was), note ? note : "", st);
                 break;
         case RESULT_ESCALATED:
         case _RESULT_MAX:
@@ -733,18 +734,18 @@ static void released(struct act *a, const char *how) {
 
 static void detach_poll(void *opaque) {
         struct act *a = opaque;
-        char mac[18] = "";
+        char mac[18] = "", alias[64] = "";
         int r;
 
         a->poll_timer = 0;
         if (a->phase != PH_DETACHING || !a->pod->alive)
                 return;   /* action_adopt() polls again */
-        r = slot_nic(a, mac, NULL);
+        r = slot_nic(a, mac, alias);
         if (r == 0) {
                 released(a, "live-xml");
                 return;
         }
-        if (r > 0 && !streq(mac, a->mac_now)) {
+        if (r > 0 && (!streq(mac, a->mac_now) || !streq(alias, a->alias))) {
                 /* Released and something else plugged there already (the launcher's own sync). */
                 released(a, "replaced");
                 return;
