@@ -24,6 +24,7 @@ struct ftimer {
         int64_t due_us;
         timer_fn fn;
         void *opaque;
+        bool owned;                  /* the fake's own job: opaque is freed if it never fires */
 };
 
 static struct ftimer timers[MAX_TIMERS];
@@ -44,10 +45,19 @@ static struct fport ports[MAX_PORTS];
 static int f_timer_add(unsigned ms, timer_fn fn, void *opaque) {
         for (size_t i = 0; i < MAX_TIMERS; i++)
                 if (!timers[i].id) {
-                        timers[i] = (struct ftimer) { next_id++, clock_us + (int64_t) ms * 1000, fn, opaque };
+                        timers[i] = (struct ftimer) { next_id++, clock_us + (int64_t) ms * 1000, fn, opaque, false };
                         return timers[i].id;
                 }
         return -ENOSPC;
+}
+
+static int owned_timer_add(unsigned ms, timer_fn fn, void *opaque) {
+        int id = f_timer_add(ms, fn, opaque);
+
+        for (size_t i = 0; id > 0 && i < MAX_TIMERS; i++)
+                if (timers[i].id == id)
+                        timers[i].owned = true;
+        return id;
 }
 
 static void f_timer_remove(int id) {
@@ -299,7 +309,7 @@ static void schedule_dhcp(struct fake_dom *d, const char *pci) {
                 return;
         j->d = d;
         snprintf(j->pci, sizeof(j->pci), "%s", pci);
-        if (f_timer_add((unsigned) d->dhcp_ms, guest_dhcp, j) < 0)
+        if (owned_timer_add((unsigned) d->dhcp_ms, guest_dhcp, j) < 0)
                 free(j);
 }
 
@@ -382,7 +392,7 @@ static void schedule_release(struct fake_dom *d, const struct fake_nic *n, unsig
         j->d = d;
         snprintf(j->pci, sizeof(j->pci), "%s", n->pci);
         snprintf(j->alias, sizeof(j->alias), "%s", n->alias);
-        if (f_timer_add(ms, release_later, j) < 0)
+        if (owned_timer_add(ms, release_later, j) < 0)
                 free(j);
 }
 
@@ -512,6 +522,11 @@ void fake_install(void) {
 }
 
 void fake_uninstall(void) {
+        for (size_t i = 0; i < MAX_TIMERS; i++) {
+                if (timers[i].id && timers[i].owned)
+                        free(timers[i].opaque);
+                timers[i].id = 0;
+        }
         loop_set_ops(NULL);
         virtdom_set_ops(NULL);
 }
