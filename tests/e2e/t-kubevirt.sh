@@ -99,13 +99,15 @@ for vmi in "${CLIENTS[@]}"; do
 	echo "# $vmi: relinkd: $(rlines "$vmi" 2 | grep -m1 'decision=' | sed 's/.*\(decision=.*\)/\1/')"
 	case $profile in
 	kubevirt-1.8)
-		check_re "$vmi: relinkd decided reattach" "$(rlines "$vmi" 2 | grep -m1 'decision=')" 'decision=reattach'
+		check_re "$vmi: relinkd decided reattach, the probe found the record's MAC served" \
+			"$(rlines "$vmi" 2 | grep -m1 'decision=')" 'decision=reattach .*served=record '
 		check_eq "$vmi: NIC re-plugged with the new pod's MAC (live domain)" "$(vm_nic_mac "$vmi" eth0)" "$newmac"
 		check_re "$vmi: guest saw nic-add eth0 with the new pod's MAC" "$(since "$vmi" | grep -m1 ' nic-add ')" \
 			"nic-add dev=eth0 mac=$newmac\$"
 		;;
 	*)
-		check_re "$vmi: relinkd decided flap (MAC kept)" "$(rlines "$vmi" 2 | grep -m1 'decision=')" 'decision=flap'
+		check_re "$vmi: relinkd decided flap (MAC kept), the probe found the NIC's MAC served" \
+			"$(rlines "$vmi" 2 | grep -m1 'decision=')" 'decision=flap .*served=nic '
 		check_eq "$vmi: NIC MAC unchanged (live domain)" "$(vm_nic_mac "$vmi" eth0)" "${OLDMAC[$vmi]}"
 		check_eq "$vmi: guest never saw another MAC" \
 			"$(since "$vmi" | grep ' nic-add ' | grep -vc "mac=${OLDMAC[$vmi]}\$")" 0
