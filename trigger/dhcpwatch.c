@@ -198,14 +198,18 @@ int dhcpwatch_read(int fd, struct dhcp_seen *ret) {
         uint8_t buf[9216];
 
         for (;;) {
-                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                struct sockaddr_ll from = {};
+                socklen_t from_len = sizeof(from);
+                ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *) &from, &from_len);
 
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
                 }
-                if (dhcp_parse_frame(buf, (size_t) n, ret) == 0)
+                if (dhcp_parse_frame(buf, (size_t) n, ret) == 0) {
+                        ret->to_guest = from.sll_pkttype == PACKET_OUTGOING;
                         return 0;
+                }
         }
 }

@@ -158,7 +158,9 @@ static void identity_of(const struct record *rec, const char *live_mac, struct n
                 snprintf(ret->mac, sizeof(ret->mac), "%s", live_mac);
 }
 
-/* Re-attaches recorded in the domain but never finished (relinkd died between detach and attach). */
+/* Unplugs recorded in the domain and never finished (relinkd restarted or lost the connection
+ * between asking the guest to release a NIC and putting one back): the action resumes them in
+ * whatever state the slot is in (still held, released, or already re-attached). */
 static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_nics, const struct pod_link *links,
                            size_t n_links, struct record *const *recs, size_t n_recs) {
         const char *name = virDomainGetName(j->dom);
@@ -181,14 +183,6 @@ static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_n
 
                 if (action_busy(j->pod, j->dom, pend[k].pci))
                         continue;           /* our own re-attach in flight */
-                if (virtdom_nic_find(nics, n_nics, pend[k].pci, NULL) >= 0) {
-                        /* Attached after all (or never detached): nothing pending any more. */
-                        r = pending_clear(j->dom, pend[k].pci);
-                        if (r < 0)
-                                log_warn("domain=%s nic=%s cannot clear a stale pending re-attach: %s", name,
-                                         pend[k].pci, virt_strerror(r));
-                        continue;
-                }
                 if (asprintf(&wrapped, "<domain><devices>%s</devices></domain>", pend[k].iface_xml) < 0)
                         break;
                 r = domxml_nics(wrapped, &pn, &n_pn);
@@ -205,14 +199,16 @@ static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_n
                         continue;
                 }
                 relinkd_metrics.decisions[ACTION_REATTACH]++;
-                log_info("domain=%s nic=%s mac=%s record=%s/%s@%s decision=reattach reason=\"pending re-attach: "
-                         "detached, never attached\" trigger=%s t_ms=%lld", name, pend[k].pci, pn[0].mac,
-                         recs[idx]->network, recs[idx]->container_id, recs[idx]->ifname,
+                log_info("domain=%s nic=%s mac=%s record=%s/%s@%s decision=reattach reason=\"outstanding unplug "
+                         "(%s)\" trigger=%s t_ms=%lld", name, pend[k].pci, pn[0].mac, recs[idx]->network,
+                         recs[idx]->container_id, recs[idx]->ifname,
+                         virtdom_nic_find(nics, n_nics, pend[k].pci, NULL) >= 0 ? "NIC still at its slot"
+                                                                               : "NIC released, not attached",
                          trigger_to_string(j->why), (long long) (now_ms() - j->t_event));
                 r = action_start(&(struct action_req) {
                         .pod = j->pod, .dom = j->dom, .nic = &pn[0], .rec = recs[idx], .kind = ACTION_REATTACH,
                         .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
-                        .resume_xml = pend[k].iface_xml,
+                        .resume = &pend[k],
                 });
                 if (r < 0 && r != -EBUSY)
                         log_error("domain=%s nic=%s cannot resume the re-attach: %s", name, pend[k].pci,
