@@ -305,4 +305,69 @@ expect_eq "relinkd.service: capability bounding set" \
 sed "s|^ExecStart=/usr/local/bin/relinkd|ExecStart=$RELINKD|" "$unit" >"$T/relinkd.service"
 expect_eq "relinkd.service: systemd-analyze verify says nothing" \
 	"$(systemd-analyze verify "$T/relinkd.service" 2>&1)" ""
+
+# The unit's capabilities are enough, and each of CAP_DAC_OVERRIDE and CAP_SYS_PTRACE is needed: relinkd with
+# ExecStart's flags (paths moved into $T) under exactly that bounding set, the kubelet pods dir read-only as in
+# the DaemonSet, finds a non-root session launcher behind a > 108-byte kubelet path and its netns.
+for c in libvirtd setpriv unshare; do command -v $c >/dev/null || _fatal "$c missing"; done
+id libvirt-qemu >/dev/null 2>&1 || _fatal "user libvirt-qemu missing (libvirt-daemon creates it)"
+chmod 755 "$T"
+L=$T/launcher K=$T/kubelet RT=volumes/kubernetes.io~empty-dir/libvirt-runtime
+uid=$(cat /proc/sys/kernel/random/uuid)
+mkdir -p "$L/run" "$L/home" "$L/cfg" "$L/cache" "$K/pods/$uid/$RT" "$STATE"
+chown -R libvirt-qemu: "$L"
+netns_new lns l
+ip netns exec "$lns" setpriv --reuid=libvirt-qemu --regid=libvirt-qemu --clear-groups \
+	env -i HOME="$L/home" XDG_RUNTIME_DIR="$L/run" XDG_CONFIG_HOME="$L/cfg" XDG_CACHE_HOME="$L/cache" \
+	PATH=/usr/sbin:/usr/bin libvirtd >"$L/libvirtd.log" 2>&1 &
+lpid=$!
+bg_started $lpid
+for _ in $(seq 600); do [ -S "$L/run/libvirt/libvirt-sock" ] && break; sleep 0.1; done
+[ -S "$L/run/libvirt/libvirt-sock" ] || _fatal "session libvirtd: $(tail -3 "$L/libvirtd.log")"
+chmod 0777 "$L/run/libvirt"   # an emptyDir is 0777; the daemon's socket in it stays 0700, its user's
+args=()
+for ((i = 1; i < ${#unit_argv[@]}; i++)); do
+	a=${unit_argv[$i]}
+	args+=("$a")
+	case $a in
+	--kubelet-root) args+=("$K"); i=$((i + 1)) ;;
+	--state-dir) args+=("$STATE"); i=$((i + 1)) ;;
+	--metrics-file) args+=("$T/m.prom"); i=$((i + 1)) ;;
+	esac
+done
+unit_caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr 'A-Z ' 'a-z\n' | sed 's/^cap_/+/' | paste -sd,)
+# run_capped CAPS: relinkd in a private mount namespace (launcher dir bind-mounted at its kubelet path, the pods
+# dir and the launcher's dir read-only) under bounding set CAPS, until it logs a connection or a failure for the pod; prints it.
+run_capped() {
+	local log=$T/capped.log pid line=""
+	: >"$log"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	unshare --mount --propagation private sh -ec 'mount --bind "$3" "$3"; mount -o remount,bind,ro "$3"
+		mount --bind "$1" "$2"; mount -o remount,bind,ro "$2"; shift 3; exec "$@"' \
+		sh "$L/run/libvirt" "$K/pods/$uid/$RT" "$K/pods" \
+		setpriv --bounding-set "-all,$1" --no-new-privs "$RELINKD" "${args[@]}" >"$log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		line=$(grep -m1 -E "conn=$uid (connected|.*(denied|retrying))" "$log") && break
+		sleep 0.1
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	echo "${line:-nothing after 10 s: $(tail -2 "$log" | tr '\n' ' ')}"
+}
+line=$(run_capped "$unit_caps")
+expect_eq "relinkd.service caps ($unit_caps): connected to the session launcher, its pid and netns" \
+	"$(sed -E 's/.* connected pod=([^ ]+) peer_pid=([0-9]+) netns=([0-9:]+) .*/\1 \2 \3/' <<<"$line")" \
+	"$uid $lpid $(stat -L -c %d:%i "/proc/$lpid/ns/net")"
+# docs/kubevirt.md lists every metric relinkd writes, with its type (the file the capped run just wrote).
+bt='`'
+while read -r _ _ name type; do
+	check "docs/kubevirt.md lists metric $name ($type)" \
+		grep -qE "^\| $bt$name(\{[^$bt]*\})?$bt \| $type \|" "$ROOT/docs/kubevirt.md"
+done < <(grep '^# TYPE ' "$T/m.prom" 2>/dev/null || echo "# TYPE no-metrics-file-written -")
+for drop in dac_override sys_ptrace; do
+	line=$(run_capped "$(sed "s/+$drop,\?//; s/,$//" <<<"$unit_caps")")
+	check "control: without $drop the launcher is not reached ($line)" \
+		bash -c '[[ $1 != *" connected "* && $1 == *"ermission denied"* ]]' _ "$line"
+done
 finish
