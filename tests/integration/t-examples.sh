@@ -370,4 +370,33 @@ for drop in dac_override sys_ptrace; do
 	check "control: without $drop the launcher is not reached ($line)" \
 		bash -c '[[ $1 != *" connected "* && $1 == *"ermission denied"* ]]' _ "$line"
 done
+
+# The rest of the unit's capabilities, on relinkd's own DHCP probe (setns into the pod netns, a veth there,
+# packet sockets): the served MAC is answered under exactly the bounding set, and not without each of
+# CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW. Pod: k6t-eth0 + tap0 + a dnsmasq answering one MAC.
+DRIVER=$ROOT/build/tests/tools/dhcpprobe-run
+[ -x "$DRIVER" ] || make -s -C "$ROOT" build/tests/tools/dhcpprobe-run >/dev/null 2>&1 || _fatal "cannot build $DRIVER"
+command -v dnsmasq >/dev/null || _fatal "dnsmasq missing (scripts/setup.sh)"
+netns_new ppod q
+ip netns exec "$ppod" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip -n "$ppod" link add k6t-eth0 type bridge && ip -n "$ppod" tuntap add dev tap0 mode tap &&
+	ip -n "$ppod" link set tap0 master k6t-eth0 && ip -n "$ppod" addr add 169.254.75.10/32 dev k6t-eth0 &&
+	ip -n "$ppod" link set k6t-eth0 up && ip -n "$ppod" link set tap0 up || _fatal "probe pod topology"
+vm_mac=02:5a:7e:00:00:07
+ip netns exec "$ppod" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --interface=k6t-eth0 \
+	--bind-interfaces --except-interface=lo --dhcp-authoritative --dhcp-range=10.244.2.0,static,255.255.255.0,infinite \
+	--shared-network=k6t-eth0,10.244.2.0 --dhcp-host=$vm_mac,10.244.2.7,infinite --dhcp-ignore='tag:!known' \
+	--dhcp-leasefile="$T/leases" --pid-file= >"$T/dnsmasq.log" 2>&1 &
+bg_started $!
+probe_capped() { # CAPS → the driver's first line (or its error)
+	setpriv --bounding-set "-all,$1" --no-new-privs "$DRIVER" -t 1000 "/run/netns/$ppod" tap0 "$vm_mac" 2>&1 | head -n 1
+}
+for _ in $(seq 50); do probe_capped "$unit_caps" | grep -q 'answered=yes' && break; sleep 0.1; done
+expect_eq "relinkd.service caps: relinkd's DHCP probe in the pod netns gets the served MAC's offer" \
+	"$(probe_capped "$unit_caps" | cut -d' ' -f1-3)" "mac=$vm_mac answered=yes offer=10.244.2.7"
+for drop in sys_admin net_admin net_raw; do
+	line=$(probe_capped "$(sed "s/+$drop,\?//; s/,$//" <<<"$unit_caps")")
+	check "control: without $drop the probe cannot run ($line)" \
+		bash -c '[[ $1 != *"answered=yes"* && $1 == *"ermi"* ]]' _ "$line"
+done
 finish
