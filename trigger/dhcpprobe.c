@@ -30,6 +30,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/link/inet6.h>
 #include <netlink/route/link/veth.h>
 #include <linux/if_bridge.h>
 
@@ -228,19 +229,33 @@ const char *dhcpprobe_strerror(int r) {
         }
 }
 
-/* Write 1 to the netns's disable_ipv6 of ifname (the thread is inside the pod netns): the probe links
- * never send router solicitations, DAD or MLD. No IPv6 in the kernel: nothing to disable. */
-static int ipv6_disable(const char *ifname) {
-        char path[96];
+/* Keep the probe links silent on IPv6 (no router solicitation, DAD or MLD): disable_ipv6 in the pod
+ * netns (the thread is inside it); where /proc/sys is read-only, no link-local address (address
+ * generation mode "none"), which has the same effect on a link without addresses. No IPv6 in the
+ * kernel: nothing to do. */
+static int ipv6_quiet(struct nl_sock *nl, const char *ifname) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL, *ch = NULL;
         _cleanup_close_ int fd = -1;
+        char path[96];
+        int r;
 
         snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
         fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (write(fd, "1", 1) != 1)
-                return -errno;
-        return 0;
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        if (fd >= 0 && write(fd, "1", 1) == 1)
+                return 0;
+        r = rtnl_link_get_kernel(nl, 0, ifname, &l);
+        if (r < 0)
+                return nl_to_errno(r);
+        ch = rtnl_link_alloc();
+        if (!ch)
+                return -ENOMEM;
+        r = rtnl_link_inet6_set_addr_gen_mode(ch, 1 /* IN6_ADDR_GEN_MODE_NONE */);
+        if (r < 0)
+                return nl_to_errno(r);
+        r = rtnl_link_change(nl, l, ch, 0);
+        return r < 0 ? nl_to_errno(r) : 0;
 }
 
 static int link_up(struct nl_sock *nl, const char *name) {
@@ -556,9 +571,9 @@ static int setup_in_netns(struct dhcpprobe *p, const char *tap) {
         if (r < 0)
                 return nl_to_errno(r);    /* created but gone already: nothing left to delete */
         p->port_ifindex = rtnl_link_get_ifindex(l);
-        r = ipv6_disable(p->port);
+        r = ipv6_quiet(p->nl, p->port);
         if (r >= 0)
-                r = ipv6_disable(p->peer);
+                r = ipv6_quiet(p->nl, p->peer);
         if (r >= 0)
                 r = link_up(p->nl, p->port);
         if (r >= 0)
@@ -631,7 +646,7 @@ int dhcpprobe_start(int netns_fd, const char *tap, const char *const *macs, size
         *ret = p;
         return 0;
 fail:
-        probe_release(p, true);
+        probe_release(p, false);        /* the contract: nothing left behind when this returns */
         free(p);
         return r;
 }

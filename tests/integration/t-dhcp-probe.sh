@@ -15,7 +15,8 @@
 # Asserts: the served MAC is answered (with the pod IP), another MAC is not; no bridge → impossible;
 # no probe veth is left behind; the bridge's FDB never holds a candidate MAC (bridge monitor); the
 # bridge keeps its MAC and MTU; the DISCOVERs never leave the pod (node side sees only the OFFERs:
-# the bridge has multicast snooping off so that its own IGMP reports do not blur that count).
+# the bridge has multicast snooping off so that its own IGMP reports do not blur that count); no
+# IPv6 address ever appears on the probe links, also where /proc/sys is read-only.
 . "$(dirname "$0")/lib.sh"
 rl_init
 
@@ -150,5 +151,31 @@ fdb_probe=$(grep -c ' dev rlp' "$T/fdb.log" || true)
 check "bridge monitor saw the probe ports (control)" test "$fdb_probe" -gt 0
 bad=$(grep -iE "^(Deleted )?($VM_MAC|$POD_MAC) " "$T/fdb.log" || true)
 expect_eq "the FDB never held a candidate MAC" "$bad" ""
+
+# 6. IPv6 stays silent on the probe links: no link-local address while a probe runs, with IPv6 on by
+#    default in the pod; through disable_ipv6, and through address generation mode "none" where
+#    /proc/sys is read-only (relinkd in a container with a read-only /proc/sys).
+ip netns exec "$pod" sysctl -qw net.ipv6.conf.default.disable_ipv6=0
+ipv6_during_probe() { # NAME CMD...: poll the probe links while CMD probes an unserved MAC (400 ms)
+	local name=$1 pid seen=0 ll=0
+	shift
+	"$@" >"$T/ipv6.out" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		if ip -n "$pod" -o link show | grep -q ' rlp'; then
+			seen=$((seen + 1))
+			ip -n "$pod" -o -6 addr show | grep -q ' rlp' && ll=$((ll + 1))
+		fi
+	done
+	wait "$pid"
+	if grep -q "answered=no" "$T/ipv6.out"; then ok "$name: probe ran"; else not_ok "$name: probe ran" "$(cat "$T/ipv6.out")"; fi
+	check "$name: probe links seen while it ran (control)" test "$seen" -gt 0
+	expect_eq "$name: no IPv6 address on the probe links" "$ll" 0
+}
+ipv6_during_probe "/proc/sys writable" "$DRIVER" "$NETNS" tap0 "$POD_MAC"
+ipv6_during_probe "/proc/sys read-only" unshare -m sh -c \
+	'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"' sh \
+	"$DRIVER" "$NETNS" tap0 "$POD_MAC"
+expect_eq "no probe veth left behind (IPv6 runs)" "$(probe_links)" 0
 
 finish
