@@ -305,14 +305,14 @@ static int veth_create(struct dhcpprobe *p, int bridge, unsigned mtu) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *veth = NULL, *peer = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *a_port = NULL, *a_peer = NULL;
         uint8_t port_mac[6] = { 0xfe, 0xff, 0xff, 0xff };
-        uint8_t rnd[6];
+        uint8_t rnd[8];
         int r;
 
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
                 return -errno;
         /* Bridge end: fe:ff:ff:ff:xx:xx never becomes the bridge's lowest port MAC. */
-        port_mac[4] = rnd[0];
-        port_mac[5] = rnd[1];
+        port_mac[4] = rnd[6];
+        port_mac[5] = rnd[7];
         /* Free end: locally administered unicast, random; the only source the bridge learns. */
         memcpy(p->src, rnd, 6);
         p->src[0] = (uint8_t) ((p->src[0] & 0xfc) | 0x02);
