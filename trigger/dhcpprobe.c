@@ -43,6 +43,7 @@
 #define BOOTP_LEN      300            /* BOOTP messages are at least 300 bytes (RFC 1542) */
 #define FRAME_LEN      (14 + 20 + 8 + BOOTP_LEN)
 #define READY_POLL_MS  2              /* until the new port forwards (the kernel's link watch runs) */
+#define GRACE_MIN_MS   25             /* after a first answer, wait this long (at least) for the others */
 #define OPER_UP        6              /* IF_OPER_UP, RFC 2863 (linux/if.h clashes with net/if.h) */
 
 static void put16(uint8_t *p, uint16_t v) {
@@ -175,7 +176,7 @@ struct dhcpprobe {
         char port[IFNAMSIZ], peer[IFNAMSIZ];
         int port_ifindex;            /* the bridge end; deleting it deletes the pair */
         uint8_t bridge_mac[6], src[6];
-        int fd, watch, t_ready, t_resend, t_deadline;
+        int fd, watch, t_ready, t_resend, t_grace, t_deadline;
         unsigned timeout_ms;
         struct cand cand[PROBE_MAX_CANDIDATES];
         size_t n;
@@ -428,6 +429,7 @@ static void probe_release(struct dhcpprobe *p, bool background) {
         p->watch = 0;
         timer_cancel(&p->t_ready);
         timer_cancel(&p->t_resend);
+        timer_cancel(&p->t_grace);
         timer_cancel(&p->t_deadline);
         if (p->fd >= 0)
                 close(p->fd);
@@ -474,8 +476,16 @@ static bool all_answered(const struct dhcpprobe *p) {
         return true;
 }
 
+static void on_grace(void *opaque) {
+        struct dhcpprobe *p = opaque;
+
+        p->t_grace = 0;
+        probe_finish(p);
+}
+
 static void on_readable(int watch, int fd, int events, void *opaque) {
         struct dhcpprobe *p = opaque;
+        unsigned first = 0;
         struct dhcp_seen s;
 
         while (dhcpwatch_read(fd, &s) == 0)
@@ -494,8 +504,23 @@ static void on_readable(int watch, int fd, int events, void *opaque) {
                                 snprintf(c->res.offer, sizeof(c->res.offer), "%s", s.yiaddr);
                         }
                 }
-        if (all_answered(p))
+        if (all_answered(p)) {
                 probe_finish(p);
+                return;
+        }
+        /* One answered: a server that answers several MACs answers them all about as fast (the DISCOVERs
+         * went out together), a single-client server (KubeVirt's) never answers the others. So wait as
+         * long again as the first answer took (at least GRACE_MIN_MS), not the whole deadline. */
+        for (size_t i = 0; i < p->n; i++)
+                if (p->cand[i].res.answered && (first == 0 || p->cand[i].res.ms < first))
+                        first = p->cand[i].res.ms;
+        if (first > 0 && p->t_grace == 0) {
+                unsigned took = first > p->ready_ms ? first - p->ready_ms : 0;
+                int r = timer_after(took > GRACE_MIN_MS ? took : GRACE_MIN_MS, on_grace, p);
+
+                if (r > 0)
+                        p->t_grace = r;
+        }
 }
 
 static void on_resend(void *opaque) {
