@@ -14,7 +14,8 @@
 #   later:
 #   netns $P"d"  launcher D: a socket that never accepts, listen backlog full ($K/pods/<uidD>/…/virtqemud-sock)
 #   netns $P"c"  launcher C: like A, only virtqemud-sock (KubeVirt's name), appears after relinkd started
-#   then B's pod dir is removed (relinkd drops it), then B's daemon dies (nothing more about B).
+#   then B's pod dir is removed (relinkd drops it), then B's daemon dies (nothing more about B);
+#   then relinkd again with --kubevirt + --watch on the kubelet glob (each launcher once), and with --watch alone.
 #
 # Every host socket path is longer than a UNIX socket address (108 bytes).
 # shellcheck source=tests/integration/lib.sh
@@ -125,4 +126,34 @@ expect_eq "relinkd exits 0 on SIGTERM" "$rc" 0
 check "... within 2 s (${ms} ms)" test "$ms" -lt 2000
 check "no error lines" no_log "relinkd: error"
 [ "$failed" -eq 0 ] || sed 's/^/#   log: /' "$LOG"
+
+# --watch on the kubelet glob (long paths, session daemons), combined with --kubevirt: A and C are
+# matched by both, and by both of A's names, and still followed once each.
+LOG1=$LOG LOG=$T/relinkd-watch.log
+ip netns exec "$hostns" "$RELINKD" --kubevirt --kubelet-root "$K" --state-dir "$T/state" \
+	--watch "$K/pods/*/$RT/libvirt-sock" --watch "$K/pods/*/$RT/virtqemud-sock" >"$LOG" 2>&1 &
+RPID=$!
+started $RPID
+check "--watch + --kubevirt: connected to A and C" \
+	wait_for 20 eval "log_has 'conn=$UA connected ' && log_has 'conn=$UC connected '"
+sleep 0.5    # two more rescans
+expect_eq "... each once" "$(log_count "conn=($UA|$UC) connected ")" 2
+expect_eq "... one discovery line each" "$(log_count "conn=($UA|$UC) discovered ")" 2
+kill -TERM "$RPID"
+wait "$RPID"
+expect_eq "... exits 0" "$?" 0
+
+LOG=$T/relinkd-watch-only.log
+ip netns exec "$hostns" "$RELINKD" --state-dir "$T/state" --watch "$K/pods/*/$RT/virtqemud-sock" >"$LOG" 2>&1 &
+RPID=$!
+started $RPID
+check "--watch alone on the long kubelet paths: connected to A and C" \
+	wait_for 20 eval "log_has 'conn=$UA connected ' && log_has 'conn=$UC connected '"
+check "... session daemon A through the alias, its pod UID from the path" \
+	log_has "conn=$UA connected pod=$UA peer_pid=$PID_a netns=$(netns_id "$PID_a") socket=$K/pods/$UA/$RT/virtqemud-sock uri=qemu\+unix:///session\?socket=/proc/self/fd/[0-9]+/virtqemud-sock\$"
+check "... discovered via watch" log_has "conn=$UA discovered pod=$UA socket=.* via=watch"
+kill -TERM "$RPID"
+wait "$RPID"
+expect_eq "... exits 0" "$?" 0
+[ "$failed" -eq 0 ] || sed 's/^/#   log: /' "$LOG1" "$T"/relinkd-watch*.log
 finish
