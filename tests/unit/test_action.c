@@ -586,7 +586,7 @@ static void test_new_nic_refused_old_back(void **state) {
         dom.fail_attach = 4;
         snprintf(dom.served_mac[0], 18, OLD);
         start(ACTION_REATTACH, NEW, NULL);
-        fake_run(300 + 500 + 1000 + 2000 + 4000);
+        fake_run(300 + 500 + 1000 + 2000 + 500);   /* new ×4, then at once the guest's own */
         assert_string_equal(dom.attached[0], OLD);
         assert_logged("attached plug=had mac=" OLD);
         fake_run(500);
@@ -599,7 +599,7 @@ static void test_new_nic_refused_old_unanswered(void **state) {
         dom.fail_attach = 4;
         dom.served_mac[0][0] = '\0';
         start(ACTION_REATTACH, NEW, NULL);
-        fake_run(300 + 500 + 1000 + 2000 + 4000 + 8000);
+        fake_run(300 + 500 + 1000 + 2000 + 500 + 8000);
         assert_logged("reason=\"the new NIC could not be attached (fake: attach refused); the guest's own NIC is "
                       "back: DHCP unanswered for MAC " OLD "\" nic_state=present nic_mac=" OLD);
         assert_rule(PCI, OLD, false);
@@ -608,7 +608,7 @@ static void test_new_nic_refused_old_unanswered(void **state) {
 static void test_tap_gone_for_good(void **state) {
         dom.tap_gone = true;
         start(ACTION_REATTACH, NEW, NULL);
-        fake_run(300 + 500 + 1000 + 2000 + 4000 + 8000); /* new ×4, the guest's own (same tap), unconnected */
+        fake_run(300 + 500 + 1000 + 2000 + 500 + 500); /* new ×4, the guest's own (same tap), unconnected */
         assert_int_equal(dom.n_nics, 1);
         assert_string_equal(dom.nics[0].tap, "");
         assert_string_equal(dom.attached[0], "-");
