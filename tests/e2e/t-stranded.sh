@@ -106,7 +106,7 @@ paused_scenario() {
 	check_re "$vmi: FAILED reported at the deadline, with the NIC's state" \
 		"$(rlines "$vmi" 2 | grep -m1 ' FAILED ')" \
 		"reason=\"guest has not released the NIC after 5 s; NIC still present with MAC $OLD_MAC\" nic_state=present nic_mac=$OLD_MAC"
-	line=$(rlines "$vmi" 2 | grep -m1 ' released ')
+	line=$(rlines "$vmi" 2 | grep -m1 ' released how=')
 	check_re "$vmi: the late release is logged with late_ms" "$line" 'released how=(device-removed|live-xml) removed_ms=[0-9]+ late_ms=[0-9]+'
 	late=$(sed -n 's/.* late_ms=\([0-9]*\).*/\1/p' <<<"$line")
 	check "$vmi: late_ms ($late) is the pause minus the 5 s deadline, give or take" \
@@ -153,7 +153,8 @@ relinkd_wait 2 "domain=$(vm_domain tapgone) .* FAILED kind=reattach first=reatta
 check_re "tapgone: FAILED, the guest's own NIC is back at the slot" "$(final tapgone)" \
 	"FAILED kind=reattach .*connected to nothing\" nic_state=present nic_mac=$OLD_MAC"
 check_eq "tapgone: never verified" "$(rlines tapgone 2 | grep -c ' verified ')" 0
-check_re "tapgone: the guest sees its NIC again" "$(since tapgone | grep ' nic-add ' | tail -1)" "nic-add dev=eth0 mac=$OLD_MAC"
+check_re "tapgone: the guest sees its NIC again" "$(vm_wait_log tapgone "$MARK" " nic-add dev=eth0 mac=$OLD_MAC" 15)" \
+	"nic-add dev=eth0 mac=$OLD_MAC"
 check_rule tapgone
 
 # ---------------------------------------------------------------- DHCP
