@@ -69,6 +69,9 @@ PLUGIN_LIBOBJ  := $(filter-out $(BUILD)/plugin/main.o,$(PLUGIN_OBJ))
 TRIGGER_LIBOBJ := $(filter-out $(BUILD)/trigger/main.o,$(TRIGGER_OBJ))
 FAKE_OBJ    := $(call obj,$(FAKE_SRC))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# Test-only drivers (never installed): integration tests run daemon modules through them.
+TOOL_SRC    := $(wildcard tests/tools/*.c)
+TOOL_BIN    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 
 .PHONY: all check unit integration conformance e2e demo bench install uninstall clean setup guest
 all: $(BIN)/relink $(BIN)/relinkd
@@ -91,6 +94,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(FAKE_OBJ) $(LIB_OBJ) $(PLUGIN_LIBOBJ) $(TRIGG
 	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(call pkg_libs,$(PKGS_RELINKD) cmocka) -lm
 
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJ) $(TRIGGER_LIBOBJ)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+		$(call pkg_libs,$(PKGS_RELINKD)) -lm
+
 setup:
 	$(Q)./scripts/setup.sh
 
@@ -98,13 +106,13 @@ setup:
 # setup runs first and the build in a sub-make, so even `make -j check` on a clean machine
 # installs the -dev packages before anything is compiled.
 check: setup
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
 	$(Q)./tests/run-all.sh
 
 unit: all $(UNIT_BIN)
 	$(Q)./tests/run-all.sh unit
 
-integration: all
+integration: all $(TOOL_BIN)
 	$(Q)./tests/run-all.sh integration
 
 conformance: all

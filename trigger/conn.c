@@ -266,6 +266,8 @@ static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int deta
                          virDomainGetName(dom));
                 if (detail == VIR_DOMAIN_EVENT_STARTED_BOOTED)
                         domain_schedule(c->pod, dom, TRIGGER_BOOTED, t);
+                else if (detail == VIR_DOMAIN_EVENT_STARTED_MIGRATED)
+                        domain_incoming(c->pod, dom);
                 break;
         case VIR_DOMAIN_EVENT_STOPPED:
                 action_domain_gone(c->pod, dom);

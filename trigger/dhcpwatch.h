@@ -21,6 +21,9 @@ struct dhcp_seen {
         char yiaddr[16];         /* "" when 0.0.0.0 */
         char requested[16];      /* option 50, "" when absent */
         char server_id[16];      /* option 54, "" when absent (addition) */
+        uint8_t op;              /* BOOTP op: 1 request, 2 reply */
+        uint32_t xid;            /* transaction ID, host order */
+        uint8_t eth_src[6];      /* Ethernet source address of the frame */
         bool to_guest;           /* dhcpwatch_read: the frame left through the tap, i.e. went to the
                                   * guest (PACKET_OUTGOING); false for the guest's own frames */
 };

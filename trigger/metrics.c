@@ -117,6 +117,11 @@ int metrics_render(const struct metrics *m, char **ret) {
         for (size_t d = 0; d < ARRAY_SIZE(decisions); d++)
                 put(&b, "relinkd_decisions_total{decision=\"%s\"} %llu\n", action_to_string(decisions[d]),
                     (unsigned long long) m->decisions[decisions[d]]);
+        put(&b, "# HELP relinkd_served_mac_total Decisions that probed which MAC the pod's DHCP server "
+                "answers, by outcome.\n# TYPE relinkd_served_mac_total counter\n");
+        for (int s = SERVED_NIC; s < _SERVED_MAX; s++)
+                put(&b, "relinkd_served_mac_total{served=\"%s\"} %llu\n", served_to_string((enum served) s),
+                    (unsigned long long) m->served[s]);
         put_histogram(&b, "relinkd_renewal_seconds",
                       "Time from the migration completion event to the guest's verified DHCP renewal.",
                       &m->renewal);

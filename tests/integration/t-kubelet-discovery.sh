@@ -23,104 +23,9 @@ rl_init
 PID_a="" PID_b="" PID_c="" hostns="" dns=""
 RELINKD=${RELINKD:-$ROOT/bin/relinkd}
 [ -x "$RELINKD" ] || _fatal "no relinkd at $RELINKD (run make)"
-for c in libvirtd setpriv perl findmnt; do command -v $c >/dev/null || _fatal "$c missing"; done
-id libvirt-qemu >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin libvirt-qemu ||
-	_fatal "cannot create user libvirt-qemu"
-for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt; do
-	[ -d "$d" ] || mkdir -p "$d" || _fatal "mkdir $d"
-done
-
-_mounts=() _mypids=()
-kd_cleanup() {
-	local i
-	set +e
-	for i in "${_mypids[@]}"; do kill "$i" 2>/dev/null; done
-	for i in "${_mypids[@]}"; do wait "$i" 2>/dev/null; done
-	for ((i = ${#_mounts[@]} - 1; i >= 0; i--)); do
-		umount "${_mounts[i]}" 2>/dev/null || umount -l "${_mounts[i]}" 2>/dev/null
-	done
-	cleanup
-}
-trap kd_cleanup EXIT
-started() { _mypids+=("$1"); }
-mounted() { _mounts+=("$1"); }
-
-# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.1
-	done
-}
-LOG=$T/relinkd.log
-log_has() { grep -E -- "$1" "$LOG" >/dev/null; }
-log_count() { grep -E -c -- "$1" "$LOG"; }
-no_log() { ! grep -E -- "$1" "$LOG" >/dev/null; }
-no_log_after() { ! tail -n +$(($1 + 1)) "$LOG" | grep -E -- "$2" >/dev/null; } # LINE PATTERN
-metric() { sed -n "s/^$1 //p" "$T/m.prom"; }
-uuid() { cat /proc/sys/kernel/random/uuid; }
-netns_id() { stat -L -c '%d:%i' "/proc/$1/ns/net"; }
-
-chmod 755 "$T"
-K=$T/kubelet
-RT=volumes/kubernetes.io~empty-dir/libvirt-runtime
-mkdir -p "$K/pods" "$T/cache"
-chown libvirt-qemu: "$T/cache"
-if ! mount --bind "$K" "$K"; then _fatal "bind mount of $K"; fi
-mounted "$K"
-mount --make-shared "$K" || _fatal "make $K shared"
-
-# session_launcher X UID: launcher X (netns $P"X") running a non-root session libvirtd; its run dir
-# bind-mounted at the kubelet path of pod UID. Sets PID_X.
-session_launcher() {
-	local x=$1 uid=$2 d=$T/$1 lns
-	netns_new lns "$x"
-	mkdir -p "$d/run" "$d/home" "$d/cfg"
-	chown -R libvirt-qemu: "$d"
-	ip netns exec "$lns" setpriv --reuid=libvirt-qemu --regid=libvirt-qemu --clear-groups \
-		env -i HOME="$d/home" XDG_RUNTIME_DIR="$d/run" XDG_CONFIG_HOME="$d/cfg" XDG_CACHE_HOME="$T/cache" \
-		PATH=/usr/sbin:/usr/bin libvirtd >"$d/libvirtd.log" 2>&1 &
-	started $!
-	printf -v "PID_$x" '%s' $!
-	wait_for 60 test -S "$d/run/libvirt/libvirt-sock" || return 1
-	ln "$d/run/libvirt/libvirt-sock" "$d/run/libvirt/virtqemud-sock" || return 1
-	mkdir -p "$K/pods/$uid/$RT" && mount --bind "$d/run/libvirt" "$K/pods/$uid/$RT" && mounted "$K/pods/$uid/$RT"
-}
-
-# system_launcher X UID: launcher X running a root, system-mode libvirtd (per-launcher /etc/libvirt,
-# /run/libvirt, /var/lib/libvirt, /var/log/libvirt), socket libvirt-sock at the kubelet path. Sets PID_X.
-system_launcher() {
-	local x=$1 uid=$2 d=$T/$1 lns
-	netns_new lns "$x"
-	mkdir -p "$d/etc" "$d/run" "$d/lib" "$d/log" "$d/sock"
-	cat >"$d/etc/libvirtd.conf" <<EOF
-unix_sock_dir = "$d/sock"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-host_uuid = "$(uuid)"
-EOF
-	cat >"$d/etc/qemu.conf" <<EOF
-stdio_handler = "file"
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-EOF
-	# shellcheck disable=SC2016 # expanded by the inner shell
-	ip netns exec "$lns" sh -c '
-		mount --bind "$1/etc" /etc/libvirt && mount --bind "$1/run" /run/libvirt &&
-		mount --bind "$1/lib" /var/lib/libvirt && mount --bind "$1/log" /var/log/libvirt &&
-		exec libvirtd -f /etc/libvirt/libvirtd.conf -p "$1/libvirtd.pid"' sh "$d" >"$d/libvirtd.log" 2>&1 &
-	started $!
-	printf -v "PID_$x" '%s' $!
-	wait_for 60 test -S "$d/sock/libvirt-sock" || return 1
-	mkdir -p "$K/pods/$uid/$RT" && mount --bind "$d/sock" "$K/pods/$uid/$RT" && mounted "$K/pods/$uid/$RT"
-}
+# shellcheck source=tests/integration/lib-launcher.sh
+. "$ROOT/tests/integration/lib-launcher.sh"
+kl_init
 
 # connected_line UID: relinkd's "connected" line for that pod (exactly one expected).
 connected_line() { grep -E "conn=$1 connected pod=$1 " "$LOG"; }
@@ -195,11 +100,11 @@ expect_eq "metrics: 3 connections open" "$(metric relinkd_connections)" 3
 expect_eq "metrics: 4 launchers followed (A, B, C, D)" "$(metric relinkd_connections_followed)" 4
 
 # B's pod is deleted: the kubelet removes its dir (the daemon is still up for a moment).
-umount "$K/pods/$UB/$RT" && rm -rf "${K:?}/pods/$UB"
+pod_remove "$UB"
 check "relinkd drops launcher B when its pod dir is removed" \
 	wait_for 10 log_has "conn=$UB pod=$UB socket $K/pods/$UB/$RT/libvirt-sock is gone, dropping it"
 kill "$PID_b"
-wait "$PID_b" 2>/dev/null
+daemon_gone "$PID_b"
 mark=$(wc -l <"$LOG")
 sleep 1
 check "nothing more about B after its daemon died" no_log_after "$mark" "conn=$UB"
@@ -207,7 +112,7 @@ check "A and C still connected (no close logged)" no_log "conn=($UA|$UC) (connec
 expect_eq "metrics: 2 connections open" "$(metric relinkd_connections)" 2
 
 # D's pod goes too: dropped although it never connected.
-umount "$K/pods/$UD/$RT" && rm -rf "${K:?}/pods/$UD"
+pod_remove "$UD"
 check "relinkd drops launcher D when its pod dir is removed" wait_for 10 log_has "conn=$UD pod=$UD socket .* is gone"
 expect_eq "metrics: 2 launchers followed" "$(metric relinkd_connections_followed)" 2
 
