@@ -173,7 +173,7 @@ migrate_run oldmac || { not_ok "oldmac: live migration"; exit 1; }
 NEW_MAC=$(pod_mac "$MIG_POD" eth0)
 relinkd_wait 2 "domain=$(vm_domain oldmac) .* (verified|FAILED) " 30 "$RMARK" >/dev/null
 check_re "oldmac: relinkd ends verified with the MAC that gets an answer" "$(final oldmac)" \
-	"verified kind=reattach .*nic_state=present nic_mac=$OLD_MAC"
+	"verified kind=(flap|reattach) .*nic_state=present nic_mac=$OLD_MAC"
 check_re "oldmac: verified by the server's ACK (no 'request seen' shortcut)" "$(rlines oldmac 2 | grep -c 'dhcp-ack ip=')" '^[1-9]'
 if rlines oldmac 2 | grep -q "attached plug=new mac=$NEW_MAC"; then
 	check_re "oldmac: the new MAC went unanswered, then the old one was plugged" \
