@@ -11,6 +11,9 @@
 #   system_launcher X UID        root system-mode libvirtd in netns $P"X" (own /etc,/run,/var/lib,/var/log
 #                                libvirt), socket libvirt-sock in $T/X/sock bind-mounted at $K/pods/UID/$RT
 #   daemon_gone PID              wait (5 s) until a killed daemon has exited
+#   stuck_launcher MODE X UID   a daemon that is stuck, in netns $P"X": MODE backlog = listens, never accepts,
+#                                listen backlog already full; MODE mute = accepts, never answers. Socket
+#                                virtqemud-sock in $T/X/sock bind-mounted at $K/pods/UID/$RT; PID_X = its pid
 #   pod_remove UID               what the kubelet does when the pod is deleted: unmount, remove the dir
 #   wait_for SECONDS CMD...      poll CMD every 0.1 s
 #   log_has/no_log PATTERN, log_count PATTERN, no_log_after LINE PATTERN    on $LOG (grep -E)
@@ -116,6 +119,34 @@ EOC
 	daemon_started $!
 	wait_for 60 test -S "$d/sock/libvirt-sock" || return 1
 	mkdir -p "$K/pods/$uid/$RT" && mount --bind "$d/sock" "$K/pods/$uid/$RT" || return 1
+	mounted "$K/pods/$uid/$RT"
+}
+
+stuck_launcher() {
+	local mode=$1 x=$2 uid=$3 d=$T/$2 lns
+	netns_new lns "$x"
+	mkdir -p "$d/sock" "$K/pods/$uid/$RT"
+	# shellcheck disable=SC2016 # perl code
+	ip netns exec "$lns" perl -MIO::Socket::UNIX -MSocket -e '
+		my ($mode, $path, $ready) = @ARGV;
+		my $l = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => $path,
+			Listen => $mode eq "backlog" ? 0 : 16) or die "listen: $!";
+		my @c;
+		if ($mode eq "backlog") {
+			while (1) {
+				my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM) or die;
+				$s->blocking(0);
+				last unless connect($s, pack_sockaddr_un($path));
+				push @c, $s;
+			}
+		}
+		open(my $f, ">", $ready) or die; close $f;
+		if ($mode eq "backlog") { sleep 3600 } else { while (my $s = $l->accept) { push @c, $s } }' \
+		"$mode" "$d/sock/virtqemud-sock" "$d/ready" >"$d/stuck.log" 2>&1 &
+	printf -v "PID_$x" '%s' $!
+	daemon_started $!
+	wait_for 10 test -e "$d/ready" || return 1
+	mount --bind "$d/sock" "$K/pods/$uid/$RT" || return 1
 	mounted "$K/pods/$uid/$RT"
 }
 

@@ -12,7 +12,9 @@
 #                   1  pod dir removed, then the daemon SIGKILLed (conn forgotten while the connection is up)
 #                   2  daemon SIGKILLed, 0.3 s later the pod dir removed (conn forgotten with its reconnect
 #                      timer pending)
-#                 and relinkd must log every one of them dropped and stay alive.
+#                 plus a mute launcher (accepts, never answers: a connection attempt blocked in libvirt's open)
+#                 killed as its pod dir goes, and a backlog-full one (probe fails, retried) whose pod dir goes;
+#                 relinkd must log every one of them dropped and stay alive.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 rl_init
@@ -67,11 +69,25 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 	all_connected() { local u; for u in "${uids[@]}"; do log_has "conn=$u connected " || return 1; done; }
 	check "round $r: relinkd connected to all $PER_ROUND launchers" wait_for 30 all_connected
+	# and two stuck ones: an attempt blocked in libvirt's open, a probe failing on a full backlog
+	um=$(uuid) ub=$(uuid)
+	stuck_launcher mute "r${r}m" "$um" || _fatal "stuck launcher: $(cat "$T/r${r}m/stuck.log")"
+	stuck_launcher backlog "r${r}b" "$ub" || _fatal "backlog launcher: $(cat "$T/r${r}b/stuck.log")"
+	check "round $r: the backlog-full one is probed and retried" \
+		wait_for 5 log_has "conn=$ub socket peer probe failed: listen backlog full"
+	pid_var=PID_r${r}m
+	check "round $r: the mute one's attempt reached its daemon" eval "[ \$(ls /proc/${!pid_var}/fd | wc -l) -gt 4 ]"
 	vp=()
 	for ((i = 0; i < PER_ROUND; i++)); do
 		vanish $((i % 3)) "r${r}l$i" "${uids[i]}" &
 		vp+=($!)
 	done
+	pid_var=PID_r${r}m
+	kill -KILL "${!pid_var}" & pod_remove "$um" &
+	vp+=($!)
+	pod_remove "$ub" &
+	vp+=($!)
+	uids+=("$um" "$ub")
 	wait "${vp[@]}"
 	all_dropped() { local u; for u in "${uids[@]}"; do log_has "conn=$u pod=$u socket .* is gone, dropping it" || return 1; done; }
 	check "round $r: every launcher dropped" wait_for 15 all_dropped
