@@ -21,6 +21,8 @@ PACKAGES=(
 	busybox-static nftables iproute2 cpio gzip kmod
 	# tests, benchmarks
 	hyperfine jq time procps util-linux iputils-ping
+	# manifest checks (tests/integration/t-examples.sh)
+	python3 python3-yaml systemd binutils diffutils
 )
 
 missing_packages() {

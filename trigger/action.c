@@ -581,6 +581,7 @@ static void flap_down(struct act *a) {
 /* ---- re-plug ---- */
 
 static void attach_step(void *opaque);
+static void reopen_port(struct act *a);
 static void detach_poll(void *opaque);
 static void detach_deadline(void *opaque);
 static void reask(void *opaque);
@@ -813,12 +814,14 @@ static enum plug plug_for_try(unsigned n) {
         }
 }
 
+/* The wait after failed attempt n: backoff while the new element may still work (a tap being
+ * re-created), then the fallbacks quickly (a guest without a NIC is the worst state), then slowly. */
 static unsigned attach_backoff(unsigned n) {
-        unsigned ms = ATTACH_RETRY_MS;
-
-        for (unsigned i = 0; i < n && ms < ATTACH_RETRY_MAX_MS; i++)
-                ms *= 2;
-        return ms > ATTACH_RETRY_MAX_MS ? ATTACH_RETRY_MAX_MS : ms;
+        if (n + 1 < ATTACH_NEW_TRIES)
+                return ATTACH_RETRY_MS << n;
+        if (n < ATTACH_NEW_TRIES + 2)
+                return ATTACH_RETRY_MS;
+        return ATTACH_RETRY_MAX_MS;
 }
 
 static void after_attach(struct act *a) {
@@ -883,6 +886,9 @@ static void attach_step(void *opaque) {
                 arm(a, &a->timer, attach_backoff(a->attach_tries++), attach_step);
                 return;
         }
+        /* The tap may have been re-created (new ifindex): watch the one the NIC will be plugged into. */
+        if (what != PLUG_UNCONNECTED)
+                reopen_port(a);
         r = plug_xml(a, what, &xml);
         if (r == 0)
                 r = virtdom->attach(a->dom, xml);
@@ -986,6 +992,14 @@ static void open_port(struct act *a) {
                 return;
         }
         a->port_watch = r;
+}
+
+static void reopen_port(struct act *a) {
+        fd_unwatch(&a->port_watch);
+        if (a->port_fd >= 0)
+                virtdom->port_close(a->port_fd);
+        a->port_fd = -1;
+        open_port(a);
 }
 
 /* relinkd restarted with an unplug outstanding: pick it up in whatever state the slot is in. */

@@ -6,13 +6,18 @@
  *
  * Long socket paths. A launcher's socket seen from the host is
  * <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir/libvirt-runtime/<name>, longer than a
- * sockaddr_un holds (connect() → ENAMETOOLONG). For each attempt relinkd opens the socket's directory
- * (O_PATH) and uses /proc/self/fd/<n>/<name> for the peer probe and in libvirt's URI; the fd is closed
- * as soon as the attempt is over (libvirt never reopens the path), so relinkd never pins a pod volume
- * the kubelet wants to unmount.
+ * sockaddr_un holds (connect() → ENAMETOOLONG). For each attempt relinkd makes a symlink to the
+ * socket's directory in a private directory of its own (<run>/relinkd.XXXXXX/<n>) and uses
+ * <link>/<name> for the peer probe and in libvirt's URI; the link goes as soon as the attempt returns
+ * (libvirt never reopens the path). A link pins nothing, so even an attempt stuck on a daemon that
+ * never answers leaves the pod's volume free to unmount. Without a writable private directory the
+ * alias is /proc/self/fd/<n>/<name> of the directory opened O_PATH for the attempt.
  *
- * The peer probe is a non-blocking connect: a UNIX stream connect completes or fails at once, and a
- * listen backlog that is full is EAGAIN instead of a block, so one stuck daemon never stalls the loop.
+ * Isolation: every attempt (probe, netns, virConnectOpen) runs on a worker thread of its own; the loop
+ * only starts it and takes the result (see struct attempt). The peer probe is a non-blocking connect: a
+ * full listen backlog is EAGAIN, logged, counted and retried with backoff. An attempt still running
+ * after CONNECT_DEADLINE_MS (a daemon that accepted and never answers) is logged and counted; nothing
+ * else waits for it.
  *
  * Lifetime of a struct conn (the rule that keeps every pointer to it valid):
  *   - It is reference-counted. References: the conns list holds one while the conn is listed; libvirt
@@ -34,6 +39,8 @@
 #include <glob.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +65,8 @@
 #define KEEPALIVE_INTERVAL_S 5
 #define KEEPALIVE_COUNT 3
 #define PROBE_DEADLINE_MS 200
+#define CONNECT_DEADLINE_MS 5000     /* an attempt taking longer is logged and counted */
+#define STOP_ATTEMPTS_WAIT_MS 500    /* shutdown waits this long for running attempts */
 
 enum conn_origin {
         ORIGIN_CONNECT,              /* --connect: kept for the daemon's lifetime */
@@ -80,6 +89,7 @@ struct conn {
         bool seen;                   /* found by the current rescan */
         bool logged_failure;
         struct pod *pod;             /* while open (holds a pod reference) */
+        struct attempt *attempt;     /* connection attempt running on a worker thread, or NULL */
         int cb_lifecycle, cb_removed;
         unsigned backoff_ms;
         int retry_timer;             /* > 0: pending, holds a reference */
@@ -206,46 +216,10 @@ static const char *probe_strerror(int r) {
         }
 }
 
-/* One connection attempt's view of the socket: its directory held open, the short alias. */
-struct sock_handle {
-        int dir_fd;
-        char alias[108];
-};
-
-static void sock_handle_done(struct sock_handle *h) {
-        if (h->dir_fd >= 0)
-                close(h->dir_fd);
-        h->dir_fd = -1;
-}
-
-static int sock_handle_open(struct conn *c, struct sock_handle *h) {
-        char dir[PATH_MAX], name[NAME_MAX + 1];
-        struct stat st;
-        int r;
-
-        h->dir_fd = -1;
-        r = path_split(c->sock_path, dir, sizeof(dir), name, sizeof(name));
-        if (r < 0)
-                return r;
-        h->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (h->dir_fd < 0)
-                return -errno;
-        if (fstatat(h->dir_fd, name, &st, 0) < 0)
-                r = -errno;
-        else if (!S_ISSOCK(st.st_mode))
-                r = -ENOTSOCK;
-        else
-                r = socket_alias(h->dir_fd, name, h->alias, sizeof(h->alias));
-        if (r < 0) {
-                sock_handle_done(h);
-                return r;
-        }
-        return 0;
-}
-
 static void conn_schedule_retry(struct conn *c);
 static void on_close(virConnectPtr vc, int reason, void *opaque);
 static void conn_open(struct conn *c);
+static void conn_connected(struct conn *c, struct pod *p, const char *nsdesc, const char *uri);
 
 static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int detail, void *opaque) {
         struct conn *c = opaque;
@@ -414,82 +388,256 @@ static void conn_log_domains(struct conn *c) {
         log_info("conn=%s pod=%s domains=%s", c->label, *c->pod_uid ? c->pod_uid : "-", o ? names : "-");
 }
 
-static void conn_open(struct conn *c) {
-        _cleanup_close_ int ns_fd = -1;
-        struct sock_handle h = { .dir_fd = -1 };
-        char uri[sizeof(h.alias) + 64], nsdesc[PATH_MAX + 16];
-        const char *use_uri = c->uri;
+/*
+ * Opening a connection runs on a worker thread, one attempt per conn at a time: the socket probe,
+ * the netns and virConnectOpen (which blocks for as long as a daemon that accepted never answers).
+ * The thread hands its result back through a pipe the loop watches; everything after that (pod,
+ * callbacks, keepalive, reconcile) happens on the loop. An attempt holds a conn reference.
+ */
+struct attempt {
+        struct conn *c;
+        /* inputs, copied: the conn may change or be forgotten meanwhile */
+        char *uri;                   /* NULL: build the session URI from the alias */
+        char *sock_path;
+        char *netns_path;
+        char *link_path;             /* <alias_dir>/<n>: the symlink to the socket's directory, or NULL */
+        /* results */
         virConnectPtr vc;
-        struct pod *p;
-        pid_t pid = 0;
+        int ns_fd;
+        pid_t pid;
+        int err;                     /* -errno of the failed step, 0 on success */
+        const char *failed;          /* which step failed */
+        char detail[256];
+        char uri_used[PATH_MAX + 64];
+        int64_t t_start;
+        bool overdue;                /* the deadline passed: logged and counted once */
+        int deadline_timer;          /* > 0: pending, holds a conn reference */
+};
+
+static int attempt_pipe[2] = { -1, -1 };
+static char *alias_dir;              /* private (0700) directory for the attempts' symlinks, or NULL */
+static unsigned long attempt_seq;
+static int attempt_watch = -1;
+static unsigned attempts_running;
+
+static void attempt_free(struct attempt *a) {
+        if (!a)
+                return;
+        if (a->vc)
+                virConnectClose(a->vc);
+        if (a->ns_fd >= 0)
+                close(a->ns_fd);
+        free(a->uri);
+        free(a->sock_path);
+        free(a->netns_path);
+        free(a->link_path);
+        free(a);
+}
+
+static int attempt_fail(struct attempt *a, const char *step, int err, const char *detail) {
+        a->failed = step;
+        a->err = err;
+        snprintf(a->detail, sizeof(a->detail), "%s", detail);
+        return err;
+}
+
+/* The worker: probe, netns, virConnectOpen. Touches nothing but *a and its own link. */
+static int attempt_run(struct attempt *a) {
+        char dir[PATH_MAX], name[NAME_MAX + 1], alias[108], via[PATH_MAX];
+        _cleanup_close_ int dir_fd = -1;
+        struct stat st;
         int r;
 
-        if (c->dead || c->pod || stopping)
-                return;
-        if (c->sock_path) {
-                r = sock_handle_open(c, &h);
-                if (r < 0) {
-                        conn_failed(c, "cannot open its socket", strerror(-r));
-                        return;
+        if (a->sock_path) {
+                r = path_split(a->sock_path, dir, sizeof(dir), name, sizeof(name));
+                if (r == 0 && a->link_path) {
+                        /* a short symlink to the socket's directory: pins nothing, even while libvirt's
+                         * open hangs on a daemon that never answers */
+                        r = symlink(dir, a->link_path) < 0 ? -errno : 0;
+                        if (r == 0)
+                                snprintf(via, sizeof(via), "%s", a->link_path);
+                } else if (r == 0) {
+                        /* no private directory for links: the directory's fd, held for the attempt */
+                        dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        r = dir_fd < 0 ? -errno : 0;
+                        if (r == 0)
+                                snprintf(via, sizeof(via), "/proc/self/fd/%d", dir_fd);
                 }
+                if (r == 0)
+                        r = socket_alias(via, name, alias, sizeof(alias));
+                if (r == 0)
+                        r = stat(alias, &st) < 0 ? -errno : S_ISSOCK(st.st_mode) ? 0 : -ENOTSOCK;
+                if (r < 0)
+                        return attempt_fail(a, "cannot open its socket", r, strerror(-r));
         }
-        if (c->netns_path) {
-                snprintf(nsdesc, sizeof(nsdesc), "path=%s", c->netns_path);
-                r = netns_open(c->netns_path, &ns_fd);
-                if (r < 0) {
-                        sock_handle_done(&h);
-                        conn_failed(c, "cannot open its netns", strerror(-r));
-                        return;
-                }
-        } else if (!c->sock_path) {
-                conn_failed(c, "cannot find its pod netns", "remote URI without --netns");
-                return;
+        if (a->netns_path) {
+                r = netns_open(a->netns_path, &a->ns_fd);
+                if (r < 0)
+                        return attempt_fail(a, "cannot open its netns", r, strerror(-r));
+        } else if (!a->sock_path) {
+                return attempt_fail(a, "cannot find its pod netns", -EREMOTE, "remote URI without --netns");
         } else {
                 char path[64];
 
-                r = socket_peer_pid(h.alias, &pid);
-                if (r < 0) {
-                        sock_handle_done(&h);
-                        conn_failed(c, "socket peer probe failed", probe_strerror(r));
-                        return;
-                }
-                snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid);
-                snprintf(nsdesc, sizeof(nsdesc), "peer_pid=%d", (int) pid);
-                r = netns_open(path, &ns_fd);
-                if (r < 0) {
-                        sock_handle_done(&h);
-                        conn_failed(c, "cannot open the daemon's netns", strerror(-r));
-                        return;
+                r = socket_peer_pid(alias, &a->pid);
+                if (r < 0)
+                        return attempt_fail(a, "socket peer probe failed", r, probe_strerror(r));
+                snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) a->pid);
+                r = netns_open(path, &a->ns_fd);
+                if (r < 0)
+                        return attempt_fail(a, "cannot open the daemon's netns", r, strerror(-r));
+        }
+        if (a->uri)
+                r = strcpy_bounded(a->uri_used, sizeof(a->uri_used), a->uri);
+        else
+                r = launcher_uri(alias, a->uri_used, sizeof(a->uri_used));
+        if (r < 0)
+                return attempt_fail(a, "cannot build its URI", r, strerror(-r));
+        a->vc = virConnectOpen(a->uri_used);
+        if (!a->vc)
+                return attempt_fail(a, "cannot connect", -EIO, virt_error());
+        return 0;    /* the link goes and dir_fd closes now: libvirt never reopens the path */
+}
+
+static void *attempt_thread(void *opaque) {
+        struct attempt *a = opaque;
+        ssize_t n;
+
+        (void) attempt_run(a);
+        if (a->link_path)
+                (void) unlink(a->link_path);
+        do
+                n = write(attempt_pipe[1], &a, sizeof(a));
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t) sizeof(a))
+                abort();     /* the loop would wait for this attempt forever */
+        return NULL;
+}
+
+static void conn_attempt_finish(struct attempt *a);
+
+/* Attempts handed back by their threads, from the loop. */
+static void on_attempt_done(int watch, int fd, int events, void *opaque) {
+        struct attempt *a;
+
+        while (read(fd, &a, sizeof(a)) == (ssize_t) sizeof(a))
+                conn_attempt_finish(a);
+}
+
+static void attempt_deadline_fired(void *opaque) {
+        struct conn *c = opaque;
+        struct attempt *a = c->attempt;
+
+        if (a) {
+                a->deadline_timer = 0;
+                if (!c->dead) {
+                        a->overdue = true;
+                        relinkd_metrics.connect_failures++;
+                        metrics_flush();
+                        log_warn("conn=%s still connecting after %d ms (daemon not answering); the other "
+                                 "launchers are not held up", c->label, CONNECT_DEADLINE_MS);
                 }
         }
-        if (c->origin != ORIGIN_CONNECT) {
-                r = launcher_uri(h.alias, uri, sizeof(uri));
-                if (r < 0) {
-                        sock_handle_done(&h);
-                        conn_failed(c, "cannot build its URI", strerror(-r));
-                        return;
-                }
-                use_uri = uri;
-        }
-        vc = virConnectOpen(use_uri);
-        sock_handle_done(&h);          /* connected or not, the path is not needed any more */
-        if (!vc) {
-                conn_failed(c, "cannot connect", virt_error());
+        conn_unref(c);     /* the timer's reference */
+}
+
+static void conn_open(struct conn *c) {
+        struct attempt *a;
+        pthread_attr_t attr;
+        sigset_t all, old;
+        pthread_t t;
+        int r;
+
+        if (c->dead || c->pod || c->attempt || stopping)
                 return;
-        }
-        p = pod_new(vc, ns_fd, c->label);
-        if (!p) {
-                virConnectClose(vc);
+        a = calloc(1, sizeof(*a));
+        if (!a) {
                 conn_failed(c, "cannot connect", strerror(ENOMEM));
                 return;
         }
-        ns_fd = -1;          /* the pod owns it now */
+        a->ns_fd = -1;
+        a->t_start = now_ms();
+        if ((c->origin == ORIGIN_CONNECT && !(a->uri = strdup(c->uri))) ||
+            (c->sock_path && !(a->sock_path = strdup(c->sock_path))) ||
+            (c->netns_path && !(a->netns_path = strdup(c->netns_path)))) {
+                attempt_free(a);
+                conn_failed(c, "cannot connect", strerror(ENOMEM));
+                return;
+        }
+        if (c->sock_path && alias_dir && asprintf(&a->link_path, "%s/%lu", alias_dir, ++attempt_seq) < 0) {
+                a->link_path = NULL;
+                attempt_free(a);
+                conn_failed(c, "cannot connect", strerror(ENOMEM));
+                return;
+        }
+        r = -pthread_attr_init(&attr);
+        if (r == 0) {
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                /* Signals stay with the loop thread (SIGTERM must reach it). */
+                sigfillset(&all);
+                pthread_sigmask(SIG_SETMASK, &all, &old);
+                r = -pthread_create(&t, &attr, attempt_thread, a);
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                pthread_attr_destroy(&attr);
+        }
+        if (r < 0) {
+                attempt_free(a);
+                conn_failed(c, "cannot start a connection attempt", strerror(-r));
+                return;
+        }
+        a->c = conn_ref(c);
+        c->attempt = a;
+        attempts_running++;
+        r = conn_timer_start(c, &a->deadline_timer, CONNECT_DEADLINE_MS, attempt_deadline_fired);
+        if (r < 0)
+                log_warn("conn=%s no connect deadline: %s", c->label, strerror(-r));
+}
+
+static void conn_attempt_finish(struct attempt *a) {
+        struct conn *c = a->c;
+        struct pod *p;
+        char nsdesc[PATH_MAX + 16];
+        int r;
+
+        attempts_running--;
+        c->attempt = NULL;
+        conn_timer_cancel(c, &a->deadline_timer);
+        if (c->dead || stopping)
+                goto out;
+        if (a->overdue)
+                log_info("conn=%s connection attempt returned after %lld ms", c->label,
+                         (long long) (now_ms() - a->t_start));
+        if (a->failed) {
+                conn_failed(c, a->failed, a->detail);
+                goto out;
+        }
+        p = pod_new(a->vc, a->ns_fd, c->label);
+        if (!p) {
+                conn_failed(c, "cannot connect", strerror(ENOMEM));
+                goto out;
+        }
+        a->vc = NULL;        /* the pod owns both now */
+        a->ns_fd = -1;
         r = netns_identity(p->ns_fd, &p->ns_dev, &p->ns_ino);
         if (r < 0) {
                 pod_unref(p);
                 conn_failed(c, "cannot identify its netns", strerror(-r));
-                return;
+                goto out;
         }
+        if (c->netns_path)
+                snprintf(nsdesc, sizeof(nsdesc), "path=%s", c->netns_path);
+        else
+                snprintf(nsdesc, sizeof(nsdesc), "peer_pid=%d", (int) a->pid);
+        conn_connected(c, p, nsdesc, a->uri_used);
+out:
+        attempt_free(a);
+        conn_unref(c);       /* the attempt's reference */
+}
+
+/* An open connection becomes the conn's: keepalive, close callback, events, then reconcile. */
+static void conn_connected(struct conn *c, struct pod *p, const char *nsdesc, const char *uri) {
+        virConnectPtr vc = p->vc;
+
         if (virConnectSetKeepAlive(vc, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
                 log_warn("conn=%s keepalive not supported: %s", c->label, virt_error());
         /* Every registration hands libvirt a reference, released by conn_unref_cb; a failed one never
@@ -519,7 +667,7 @@ static void conn_open(struct conn *c) {
         c->logged_failure = false;
         log_info("conn=%s connected pod=%s %s netns=%llu:%llu socket=%s uri=%s", c->label,
                  *c->pod_uid ? c->pod_uid : "-", nsdesc, (unsigned long long) p->ns_dev,
-                 (unsigned long long) p->ns_ino, c->sock_path ? c->sock_path : "-", use_uri);
+                 (unsigned long long) p->ns_ino, c->sock_path ? c->sock_path : "-", uri);
         update_gauges();
         conn_log_domains(c);
         if (c->pod)
@@ -575,6 +723,8 @@ static struct conn *conn_add(enum conn_origin origin, const char *uri, const cha
 /* Unlink c from the list (the caller already did) and let go of it; see the lifetime rule above. */
 static void conn_forget(struct conn *c) {
         c->dead = true;
+        if (c->attempt)      /* the attempt itself finishes (and lets go) when its thread returns */
+                conn_timer_cancel(c, &c->attempt->deadline_timer);
         conn_timer_cancel(c, &c->retry_timer);
         conn_timer_cancel(c, &c->close_timer);
         conn_teardown(c);
@@ -703,8 +853,54 @@ static void rescan(void *opaque) {
         }
 }
 
+/* The private directory for socket symlinks: $RUNTIME_DIRECTORY (systemd), else /run, else /tmp. */
+static void alias_dir_create(void) {
+        const char *env = getenv("RUNTIME_DIRECTORY");
+        const char *bases[] = { env && *env == '/' ? env : NULL, "/run", "/tmp" };
+
+        for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
+                char *t;
+
+                if (!bases[i] || asprintf(&t, "%s/relinkd.XXXXXX", bases[i]) < 0)
+                        continue;
+                if (mkdtemp(t)) {     /* mode 0700 */
+                        alias_dir = t;
+                        return;
+                }
+                free(t);
+        }
+        log_warn("no private directory for socket links (%s): long socket paths are reached through "
+                 "/proc/self/fd, which holds the socket's directory open during each connection attempt",
+                 strerror(errno));
+}
+
+static void alias_dir_remove(void) {
+        DIR *d;
+        struct dirent *de;
+
+        if (!alias_dir)
+                return;
+        /* links of attempts still blocked go too: their connect() is long done */
+        d = opendir(alias_dir);
+        if (d) {
+                while ((de = readdir(d)))
+                        if (de->d_name[0] != '.')
+                                (void) unlinkat(dirfd(d), de->d_name, 0);
+                closedir(d);
+        }
+        (void) rmdir(alias_dir);
+        free(alias_dir);
+        alias_dir = NULL;
+}
+
 int conns_start(const struct opts *o) {
         cfg = o;
+        alias_dir_create();
+        if (pipe2(attempt_pipe, O_CLOEXEC) < 0 || fcntl(attempt_pipe[0], F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
+        attempt_watch = virEventAddHandle(attempt_pipe[0], VIR_EVENT_HANDLE_READABLE, on_attempt_done, NULL, NULL);
+        if (attempt_watch < 0)
+                return -EIO;
         for (size_t i = 0; i < o->n_connect; i++) {
                 struct conn *c = conn_add(ORIGIN_CONNECT, o->connect[i].uri, o->connect[i].netns, NULL);
                 if (!c)
@@ -729,6 +925,8 @@ int conns_start(const struct opts *o) {
 }
 
 void conns_stop(void) {
+        int64_t end = now_ms() + STOP_ATTEMPTS_WAIT_MS;
+
         stopping = true;
         timer_cancel(&rescan_timer);
         while (conns) {
@@ -736,5 +934,20 @@ void conns_stop(void) {
                 conns = c->next;
                 conn_forget(c);
         }
+        /* Attempts still running: let the quick ones finish so they are freed; one stuck on a daemon
+         * that never answers is left to the process exit. */
+        while (attempts_running > 0 && now_ms() < end) {
+                struct pollfd pfd = { .fd = attempt_pipe[0], .events = POLLIN };
+
+                if (poll(&pfd, 1, (int) (end - now_ms())) <= 0)
+                        break;
+                on_attempt_done(attempt_watch, attempt_pipe[0], VIR_EVENT_HANDLE_READABLE, NULL);
+        }
+        if (attempts_running > 0)
+                log_warn("%u connection attempt(s) still blocked in a daemon that does not answer", attempts_running);
+        if (attempt_watch >= 0)
+                virEventRemoveHandle(attempt_watch);
+        attempt_watch = -1;
+        alias_dir_remove();
         update_gauges();
 }

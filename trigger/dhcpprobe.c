@@ -30,6 +30,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/link/inet6.h>
 #include <netlink/route/link/veth.h>
 #include <linux/if_bridge.h>
 
@@ -42,6 +43,7 @@
 #define BOOTP_LEN      300            /* BOOTP messages are at least 300 bytes (RFC 1542) */
 #define FRAME_LEN      (14 + 20 + 8 + BOOTP_LEN)
 #define READY_POLL_MS  2              /* until the new port forwards (the kernel's link watch runs) */
+#define GRACE_MIN_MS   25             /* after a first answer, wait this long (at least) for the others */
 #define OPER_UP        6              /* IF_OPER_UP, RFC 2863 (linux/if.h clashes with net/if.h) */
 
 static void put16(uint8_t *p, uint16_t v) {
@@ -174,7 +176,7 @@ struct dhcpprobe {
         char port[IFNAMSIZ], peer[IFNAMSIZ];
         int port_ifindex;            /* the bridge end; deleting it deletes the pair */
         uint8_t bridge_mac[6], src[6];
-        int fd, watch, t_ready, t_resend, t_deadline;
+        int fd, watch, t_ready, t_resend, t_grace, t_deadline;
         unsigned timeout_ms;
         struct cand cand[PROBE_MAX_CANDIDATES];
         size_t n;
@@ -228,19 +230,33 @@ const char *dhcpprobe_strerror(int r) {
         }
 }
 
-/* Write 1 to the netns's disable_ipv6 of ifname (the thread is inside the pod netns): the probe links
- * never send router solicitations, DAD or MLD. No IPv6 in the kernel: nothing to disable. */
-static int ipv6_disable(const char *ifname) {
-        char path[96];
+/* Keep the probe links silent on IPv6 (no router solicitation, DAD or MLD): disable_ipv6 in the pod
+ * netns (the thread is inside it); where /proc/sys is read-only, no link-local address (address
+ * generation mode "none"), which has the same effect on a link without addresses. No IPv6 in the
+ * kernel: nothing to do. */
+static int ipv6_quiet(struct nl_sock *nl, const char *ifname) {
+        _cleanup_(rtnl_link_putp) struct rtnl_link *l = NULL, *ch = NULL;
         _cleanup_close_ int fd = -1;
+        char path[96];
+        int r;
 
         snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
         fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (write(fd, "1", 1) != 1)
-                return -errno;
-        return 0;
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        if (fd >= 0 && write(fd, "1", 1) == 1)
+                return 0;
+        r = rtnl_link_get_kernel(nl, 0, ifname, &l);
+        if (r < 0)
+                return nl_to_errno(r);
+        ch = rtnl_link_alloc();
+        if (!ch)
+                return -ENOMEM;
+        r = rtnl_link_inet6_set_addr_gen_mode(ch, 1 /* IN6_ADDR_GEN_MODE_NONE */);
+        if (r < 0)
+                return nl_to_errno(r);
+        r = rtnl_link_change(nl, l, ch, 0);
+        return r < 0 ? nl_to_errno(r) : 0;
 }
 
 static int link_up(struct nl_sock *nl, const char *name) {
@@ -290,14 +306,14 @@ static int veth_create(struct dhcpprobe *p, int bridge, unsigned mtu) {
         _cleanup_(rtnl_link_putp) struct rtnl_link *veth = NULL, *peer = NULL;
         _cleanup_(nl_addr_putp) struct nl_addr *a_port = NULL, *a_peer = NULL;
         uint8_t port_mac[6] = { 0xfe, 0xff, 0xff, 0xff };
-        uint8_t rnd[6];
+        uint8_t rnd[8];
         int r;
 
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
                 return -errno;
         /* Bridge end: fe:ff:ff:ff:xx:xx never becomes the bridge's lowest port MAC. */
-        port_mac[4] = rnd[0];
-        port_mac[5] = rnd[1];
+        port_mac[4] = rnd[6];
+        port_mac[5] = rnd[7];
         /* Free end: locally administered unicast, random; the only source the bridge learns. */
         memcpy(p->src, rnd, 6);
         p->src[0] = (uint8_t) ((p->src[0] & 0xfc) | 0x02);
@@ -413,6 +429,7 @@ static void probe_release(struct dhcpprobe *p, bool background) {
         p->watch = 0;
         timer_cancel(&p->t_ready);
         timer_cancel(&p->t_resend);
+        timer_cancel(&p->t_grace);
         timer_cancel(&p->t_deadline);
         if (p->fd >= 0)
                 close(p->fd);
@@ -459,8 +476,16 @@ static bool all_answered(const struct dhcpprobe *p) {
         return true;
 }
 
+static void on_grace(void *opaque) {
+        struct dhcpprobe *p = opaque;
+
+        p->t_grace = 0;
+        probe_finish(p);
+}
+
 static void on_readable(int watch, int fd, int events, void *opaque) {
         struct dhcpprobe *p = opaque;
+        unsigned first = 0;
         struct dhcp_seen s;
 
         while (dhcpwatch_read(fd, &s) == 0)
@@ -479,8 +504,23 @@ static void on_readable(int watch, int fd, int events, void *opaque) {
                                 snprintf(c->res.offer, sizeof(c->res.offer), "%s", s.yiaddr);
                         }
                 }
-        if (all_answered(p))
+        if (all_answered(p)) {
                 probe_finish(p);
+                return;
+        }
+        /* One answered: a server that answers several MACs answers them all about as fast (the DISCOVERs
+         * went out together), a single-client server (KubeVirt's) never answers the others. So wait as
+         * long again as the first answer took (at least GRACE_MIN_MS), not the whole deadline. */
+        for (size_t i = 0; i < p->n; i++)
+                if (p->cand[i].res.answered && (first == 0 || p->cand[i].res.ms < first))
+                        first = p->cand[i].res.ms;
+        if (first > 0 && p->t_grace == 0) {
+                unsigned took = first > p->ready_ms ? first - p->ready_ms : 0;
+                int r = timer_after(took > GRACE_MIN_MS ? took : GRACE_MIN_MS, on_grace, p);
+
+                if (r > 0)
+                        p->t_grace = r;
+        }
 }
 
 static void on_resend(void *opaque) {
@@ -556,9 +596,9 @@ static int setup_in_netns(struct dhcpprobe *p, const char *tap) {
         if (r < 0)
                 return nl_to_errno(r);    /* created but gone already: nothing left to delete */
         p->port_ifindex = rtnl_link_get_ifindex(l);
-        r = ipv6_disable(p->port);
+        r = ipv6_quiet(p->nl, p->port);
         if (r >= 0)
-                r = ipv6_disable(p->peer);
+                r = ipv6_quiet(p->nl, p->peer);
         if (r >= 0)
                 r = link_up(p->nl, p->port);
         if (r >= 0)
@@ -631,7 +671,7 @@ int dhcpprobe_start(int netns_fd, const char *tap, const char *const *macs, size
         *ret = p;
         return 0;
 fail:
-        probe_release(p, true);
+        probe_release(p, false);        /* the contract: nothing left behind when this returns */
         free(p);
         return r;
 }

@@ -4,7 +4,10 @@
  * that is the master of the guest NIC's tap, and from the free end one DHCPDISCOVER per candidate
  * (chaddr = candidate, broadcast flag, Ethernet source = the veth's own MAC, Ethernet destination = the
  * bridge, so neither the bridge nor the guest ever sees the candidate MAC as a source on another port),
- * sent twice; OFFERs from the bridge itself with the right xid and chaddr count. The veth is always
+ * sent twice; OFFERs from the bridge itself with the right xid and chaddr count. The result comes when
+ * every candidate is answered, or a grace period after the first answer (as long as that answer took,
+ * at least 25 ms: a server answering several MACs answers them together, KubeVirt's answers one), or at
+ * the deadline when nothing answers. The veth is always
  * deleted: on every error path before dhcpprobe_start returns, after a result in the background. */
 #pragma once
 

@@ -56,13 +56,13 @@ int path_split(const char *path, char *dir, size_t dir_size, char *name, size_t 
         return 0;
 }
 
-int socket_alias(int dirfd, const char *name, char *ret, size_t size) {
+int socket_alias(const char *dir, const char *name, char *ret, size_t size) {
         char buf[sizeof(((struct sockaddr_un *) NULL)->sun_path)];
         int n;
 
-        if (dirfd < 0 || !*name || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
+        if (dir[0] != '/' || !*name || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
                 return -EINVAL;
-        n = snprintf(buf, sizeof(buf), "/proc/self/fd/%d/%s", dirfd, name);
+        n = snprintf(buf, sizeof(buf), "%s/%s", dir, name);
         if (n < 0 || (size_t) n >= sizeof(buf))
                 return -ENAMETOOLONG;
         return strcpy_bounded(ret, size, buf);

@@ -19,9 +19,10 @@ int kubelet_pod_uid(const char *path, char *ret, size_t size);
  * buffers). -EINVAL for a relative path, a trailing '/' or no name; -ENAMETOOLONG when a part does not fit. */
 int path_split(const char *path, char *dir, size_t dir_size, char *name, size_t name_size);
 
-/* "/proc/self/fd/<dirfd>/<name>": a path to the socket that fits a sockaddr_un however long the real
- * one is. -ENAMETOOLONG when even this does not fit (a name of ~90 bytes), -EINVAL for a bad name. */
-int socket_alias(int dirfd, const char *name, char *ret, size_t size);
+/* "<dir>/<name>" for a short dir that leads to the socket's directory (a symlink to it, or
+ * "/proc/self/fd/<n>" of it opened): a path that fits a sockaddr_un however long the real one is.
+ * -ENAMETOOLONG when it does not fit (or ret is smaller), -EINVAL for a bad name or a relative dir. */
+int socket_alias(const char *dir, const char *name, char *ret, size_t size);
 
 /* The libvirt URI for a launcher socket: qemu+unix:///session?socket=<path, percent-encoded>. Session
  * and system daemons both accept /session (a privileged daemon treats it as /system); a session daemon

@@ -13,115 +13,24 @@
 #                $K/pods/<uidB>/…/libvirt-runtime
 #   later:
 #   netns $P"d"  launcher D: a socket that never accepts, listen backlog full ($K/pods/<uidD>/…/virtqemud-sock)
+#   netns $P"e"  launcher E: a socket that accepts and never answers (libvirt's open blocks for good)
 #   netns $P"c"  launcher C: like A, only virtqemud-sock (KubeVirt's name), appears after relinkd started
-#   then B's pod dir is removed (relinkd drops it), then B's daemon dies (nothing more about B).
+#   then B's pod dir is removed (relinkd drops it), then B's daemon dies (nothing more about B);
+#   then relinkd again with --kubevirt + --watch on the kubelet glob (each launcher once), and with --watch alone.
 #
 # Every host socket path is longer than a UNIX socket address (108 bytes).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 rl_init
-PID_a="" PID_b="" PID_c="" hostns="" dns=""
+PID_a="" PID_b="" PID_c="" hostns=""
 RELINKD=${RELINKD:-$ROOT/bin/relinkd}
 [ -x "$RELINKD" ] || _fatal "no relinkd at $RELINKD (run make)"
-for c in libvirtd setpriv perl findmnt; do command -v $c >/dev/null || _fatal "$c missing"; done
-id libvirt-qemu >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin libvirt-qemu ||
-	_fatal "cannot create user libvirt-qemu"
-for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt; do
-	[ -d "$d" ] || mkdir -p "$d" || _fatal "mkdir $d"
-done
+# shellcheck source=tests/integration/lib-launcher.sh
+. "$ROOT/tests/integration/lib-launcher.sh"
+kl_init
 
-_mounts=() _mypids=()
-kd_cleanup() {
-	local i
-	set +e
-	for i in "${_mypids[@]}"; do kill "$i" 2>/dev/null; done
-	for i in "${_mypids[@]}"; do wait "$i" 2>/dev/null; done
-	for ((i = ${#_mounts[@]} - 1; i >= 0; i--)); do
-		umount "${_mounts[i]}" 2>/dev/null || umount -l "${_mounts[i]}" 2>/dev/null
-	done
-	cleanup
-}
-trap kd_cleanup EXIT
-started() { _mypids+=("$1"); }
-mounted() { _mounts+=("$1"); }
-
-# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.1
-	done
-}
-LOG=$T/relinkd.log
-log_has() { grep -E -- "$1" "$LOG" >/dev/null; }
-log_count() { grep -E -c -- "$1" "$LOG"; }
-no_log() { ! grep -E -- "$1" "$LOG" >/dev/null; }
-no_log_after() { ! tail -n +$(($1 + 1)) "$LOG" | grep -E -- "$2" >/dev/null; } # LINE PATTERN
-metric() { sed -n "s/^$1 //p" "$T/m.prom"; }
-uuid() { cat /proc/sys/kernel/random/uuid; }
-netns_id() { stat -L -c '%d:%i' "/proc/$1/ns/net"; }
-
-chmod 755 "$T"
-K=$T/kubelet
-RT=volumes/kubernetes.io~empty-dir/libvirt-runtime
-mkdir -p "$K/pods" "$T/cache"
-chown libvirt-qemu: "$T/cache"
-if ! mount --bind "$K" "$K"; then _fatal "bind mount of $K"; fi
-mounted "$K"
-mount --make-shared "$K" || _fatal "make $K shared"
-
-# session_launcher X UID: launcher X (netns $P"X") running a non-root session libvirtd; its run dir
-# bind-mounted at the kubelet path of pod UID. Sets PID_X.
-session_launcher() {
-	local x=$1 uid=$2 d=$T/$1 lns
-	netns_new lns "$x"
-	mkdir -p "$d/run" "$d/home" "$d/cfg"
-	chown -R libvirt-qemu: "$d"
-	ip netns exec "$lns" setpriv --reuid=libvirt-qemu --regid=libvirt-qemu --clear-groups \
-		env -i HOME="$d/home" XDG_RUNTIME_DIR="$d/run" XDG_CONFIG_HOME="$d/cfg" XDG_CACHE_HOME="$T/cache" \
-		PATH=/usr/sbin:/usr/bin libvirtd >"$d/libvirtd.log" 2>&1 &
-	started $!
-	printf -v "PID_$x" '%s' $!
-	wait_for 60 test -S "$d/run/libvirt/libvirt-sock" || return 1
-	ln "$d/run/libvirt/libvirt-sock" "$d/run/libvirt/virtqemud-sock" || return 1
-	mkdir -p "$K/pods/$uid/$RT" && mount --bind "$d/run/libvirt" "$K/pods/$uid/$RT" && mounted "$K/pods/$uid/$RT"
-}
-
-# system_launcher X UID: launcher X running a root, system-mode libvirtd (per-launcher /etc/libvirt,
-# /run/libvirt, /var/lib/libvirt, /var/log/libvirt), socket libvirt-sock at the kubelet path. Sets PID_X.
-system_launcher() {
-	local x=$1 uid=$2 d=$T/$1 lns
-	netns_new lns "$x"
-	mkdir -p "$d/etc" "$d/run" "$d/lib" "$d/log" "$d/sock"
-	cat >"$d/etc/libvirtd.conf" <<EOF
-unix_sock_dir = "$d/sock"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-host_uuid = "$(uuid)"
-EOF
-	cat >"$d/etc/qemu.conf" <<EOF
-stdio_handler = "file"
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-EOF
-	# shellcheck disable=SC2016 # expanded by the inner shell
-	ip netns exec "$lns" sh -c '
-		mount --bind "$1/etc" /etc/libvirt && mount --bind "$1/run" /run/libvirt &&
-		mount --bind "$1/lib" /var/lib/libvirt && mount --bind "$1/log" /var/log/libvirt &&
-		exec libvirtd -f /etc/libvirt/libvirtd.conf -p "$1/libvirtd.pid"' sh "$d" >"$d/libvirtd.log" 2>&1 &
-	started $!
-	printf -v "PID_$x" '%s' $!
-	wait_for 60 test -S "$d/sock/libvirt-sock" || return 1
-	mkdir -p "$K/pods/$uid/$RT" && mount --bind "$d/sock" "$K/pods/$uid/$RT" && mounted "$K/pods/$uid/$RT"
-}
-
+# relinkd's private link directory (mkdtemp under /run), one link per connection attempt
+ALIAS_RE='/run/relinkd\.[A-Za-z0-9]{6}/[0-9]+'
 # connected_line UID: relinkd's "connected" line for that pod (exactly one expected).
 connected_line() { grep -E "conn=$1 connected pod=$1 " "$LOG"; }
 # check_launcher TAG UID PID SOCKNAME: connected once, to that socket name, with the daemon's pid and netns.
@@ -135,11 +44,11 @@ check_launcher() {
 	expect_eq "$tag: socket is the kubelet path of its pod" "$(sed -E 's/.* socket=([^ ]+) .*/\1/' <<<"$line")" \
 		"$K/pods/$uid/$RT/$name"
 	check "$tag: through a short alias, session URI" \
-		log_has "conn=$uid connected .* uri=qemu\+unix:///session\?socket=/proc/self/fd/[0-9]+/$name\$"
+		log_has "conn=$uid connected .* uri=qemu\+unix:///session\?socket=$ALIAS_RE/$name\$"
 	check "$tag: its domains are logged" log_has "conn=$uid pod=$uid domains=-\$"
 }
 
-UA=$(uuid) UB=$(uuid) UC=$(uuid) UD=$(uuid)
+UA=$(uuid) UB=$(uuid) UC=$(uuid) UD=$(uuid) UE=$(uuid)
 session_launcher a "$UA" || _fatal "session launcher A: $(tail -3 "$T/a/libvirtd.log")"
 system_launcher b "$UB" || _fatal "system launcher B: $(tail -3 "$T/b/libvirtd.log")"
 n=$(printf '%s' "$K/pods/$UA/$RT/virtqemud-sock" | wc -c)
@@ -159,26 +68,13 @@ check_launcher "B (root system daemon, libvirt-sock)" "$UB" "$PID_b" libvirt-soc
 check "the daemon of A is not root" test "$(stat -c %U "/proc/$PID_a")" = libvirt-qemu
 
 # D: listening but never accepting, backlog already full: probing it must not freeze the loop.
-netns_new dns d
-mkdir -p "$K/pods/$UD/$RT" "$T/dsock"
-# shellcheck disable=SC2016 # perl code
-ip netns exec "$dns" perl -MIO::Socket::UNIX -MSocket -e '
-	my $l = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => $ARGV[0], Listen => 0) or die "listen: $!";
-	my @c;
-	while (1) {
-		my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM) or die;
-		$s->blocking(0);
-		last unless connect($s, pack_sockaddr_un($ARGV[0]));
-		push @c, $s;
-	}
-	open(my $f, ">", $ARGV[1]); close $f;
-	sleep 600;' "$T/dsock/virtqemud-sock" "$T/d.full" &
-started $!
-wait_for 10 test -e "$T/d.full" || _fatal "backlog-full listener did not start"
-mount --bind "$T/dsock" "$K/pods/$UD/$RT" || _fatal "mount D's socket dir"
-mounted "$K/pods/$UD/$RT"
+stuck_launcher backlog d "$UD" || _fatal "backlog-full launcher D: $(cat "$T/d/stuck.log")"
 check "backlog-full launcher D: probe fails without blocking, logged" \
 	wait_for 10 log_has "conn=$UD socket peer probe failed: listen backlog full"
+
+# E: accepts and never answers (a stuck virtqemud): the probe succeeds, libvirt's open blocks for good.
+stuck_launcher mute e "$UE" || _fatal "stuck launcher E: $(cat "$T/e/stuck.log")"
+check "stuck launcher E: discovered" wait_for 5 log_has "conn=$UE discovered "
 
 # C appears later, with KubeVirt's socket name only.
 session_launcher c "$UC" || _fatal "session launcher C: $(tail -3 "$T/c/libvirtd.log")"
@@ -186,29 +82,34 @@ rm -f "$T/c/run/libvirt/libvirt-sock"
 t0=$(date +%s%N)
 check "relinkd follows launcher C that appeared later" wait_for 20 log_has "conn=$UC connected "
 ms=$((($(date +%s%N) - t0) / 1000000))
-check "... within a second of its socket appearing, D notwithstanding (${ms} ms)" test "$ms" -lt 1000
+check "... within a second of its socket appearing, D and E notwithstanding (${ms} ms)" test "$ms" -lt 1000
 check_launcher "C (appeared later, virtqemud-sock only)" "$UC" "$PID_c" virtqemud-sock
 check "D is retried with backoff, not connected" no_log "conn=$UD connected"
 f=$(metric relinkd_connect_failures_total)
 check "D's failures are counted (relinkd_connect_failures_total $f)" test "${f:-0}" -ge 1
+check "E: its attempt is logged as overdue after 5 s, peer seen" \
+	wait_for 8 log_has "conn=$UE still connecting after 5000 ms \(daemon not answering\)"
+check "E: never connected" no_log "conn=$UE connected"
 expect_eq "metrics: 3 connections open" "$(metric relinkd_connections)" 3
-expect_eq "metrics: 4 launchers followed (A, B, C, D)" "$(metric relinkd_connections_followed)" 4
+expect_eq "metrics: 5 launchers followed (A, B, C, D, E)" "$(metric relinkd_connections_followed)" 5
 
 # B's pod is deleted: the kubelet removes its dir (the daemon is still up for a moment).
-umount "$K/pods/$UB/$RT" && rm -rf "${K:?}/pods/$UB"
+pod_remove "$UB"
 check "relinkd drops launcher B when its pod dir is removed" \
 	wait_for 10 log_has "conn=$UB pod=$UB socket $K/pods/$UB/$RT/libvirt-sock is gone, dropping it"
 kill "$PID_b"
-wait "$PID_b" 2>/dev/null
+daemon_gone "$PID_b"
 mark=$(wc -l <"$LOG")
 sleep 1
 check "nothing more about B after its daemon died" no_log_after "$mark" "conn=$UB"
 check "A and C still connected (no close logged)" no_log "conn=($UA|$UC) (connection closed|daemon gone)"
 expect_eq "metrics: 2 connections open" "$(metric relinkd_connections)" 2
 
-# D's pod goes too: dropped although it never connected.
-umount "$K/pods/$UD/$RT" && rm -rf "${K:?}/pods/$UD"
+# D's and E's pods go too: dropped although they never connected (E's attempt is still blocked).
+pod_remove "$UD"
+pod_remove "$UE"
 check "relinkd drops launcher D when its pod dir is removed" wait_for 10 log_has "conn=$UD pod=$UD socket .* is gone"
+check "relinkd drops launcher E when its pod dir is removed" wait_for 10 log_has "conn=$UE pod=$UE socket .* is gone"
 expect_eq "metrics: 2 launchers followed" "$(metric relinkd_connections_followed)" 2
 
 t0=$(date +%s%N)
@@ -216,8 +117,41 @@ kill -TERM "$RPID"
 wait "$RPID"
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-expect_eq "relinkd exits 0 on SIGTERM" "$rc" 0
+expect_eq "relinkd exits 0 on SIGTERM, E's attempt still blocked" "$rc" 0
 check "... within 2 s (${ms} ms)" test "$ms" -lt 2000
+check "... saying so" log_has "1 connection attempt\(s\) still blocked"
+adir=$(grep -E -o -m1 "socket=/run/relinkd\.[A-Za-z0-9]{6}/" "$LOG" | sed 's/^socket=//')
+check "... and removing its link directory ($adir)" test -n "$adir" -a ! -e "$adir"
 check "no error lines" no_log "relinkd: error"
 [ "$failed" -eq 0 ] || sed 's/^/#   log: /' "$LOG"
+
+# --watch on the kubelet glob (long paths, session daemons), combined with --kubevirt: A and C are
+# matched by both, and by both of A's names, and still followed once each.
+LOG1=$LOG LOG=$T/relinkd-watch.log
+ip netns exec "$hostns" "$RELINKD" --kubevirt --kubelet-root "$K" --state-dir "$T/state" \
+	--watch "$K/pods/*/$RT/libvirt-sock" --watch "$K/pods/*/$RT/virtqemud-sock" >"$LOG" 2>&1 &
+RPID=$!
+started $RPID
+check "--watch + --kubevirt: connected to A and C" \
+	wait_for 20 eval "log_has 'conn=$UA connected ' && log_has 'conn=$UC connected '"
+sleep 0.5    # two more rescans
+expect_eq "... each once" "$(log_count "conn=($UA|$UC) connected ")" 2
+expect_eq "... one discovery line each" "$(log_count "conn=($UA|$UC) discovered ")" 2
+kill -TERM "$RPID"
+wait "$RPID"
+expect_eq "... exits 0" "$?" 0
+
+LOG=$T/relinkd-watch-only.log
+ip netns exec "$hostns" "$RELINKD" --state-dir "$T/state" --watch "$K/pods/*/$RT/virtqemud-sock" >"$LOG" 2>&1 &
+RPID=$!
+started $RPID
+check "--watch alone on the long kubelet paths: connected to A and C" \
+	wait_for 20 eval "log_has 'conn=$UA connected ' && log_has 'conn=$UC connected '"
+check "... session daemon A through the alias, its pod UID from the path" \
+	log_has "conn=$UA connected pod=$UA peer_pid=$PID_a netns=$(netns_id "$PID_a") socket=$K/pods/$UA/$RT/virtqemud-sock uri=qemu\+unix:///session\?socket=$ALIAS_RE/virtqemud-sock\$"
+check "... discovered via watch" log_has "conn=$UA discovered pod=$UA socket=.* via=watch"
+kill -TERM "$RPID"
+wait "$RPID"
+expect_eq "... exits 0" "$?" 0
+[ "$failed" -eq 0 ] || sed 's/^/#   log: /' "$LOG1" "$T"/relinkd-watch*.log
 finish

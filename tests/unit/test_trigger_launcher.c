@@ -97,24 +97,27 @@ static void test_socket_alias(void **state) {
         char buf[sizeof(((struct sockaddr_un *) NULL)->sun_path)];
         char longname[120];
 
-        assert_int_equal(socket_alias(7, "virtqemud-sock", buf, sizeof(buf)), 0);
-        assert_string_equal(buf, "/proc/self/fd/7/virtqemud-sock");
-        assert_int_equal(socket_alias(1023, "libvirt-sock", buf, sizeof(buf)), 0);
+        assert_int_equal(socket_alias("/run/relinkd.Ab12Cd/17", "virtqemud-sock", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "/run/relinkd.Ab12Cd/17/virtqemud-sock");
+        assert_int_equal(socket_alias("/proc/self/fd/1023", "libvirt-sock", buf, sizeof(buf)), 0);
         assert_string_equal(buf, "/proc/self/fd/1023/libvirt-sock");
-        assert_int_equal(socket_alias(-1, "x", buf, sizeof(buf)), -EINVAL);
-        assert_int_equal(socket_alias(3, "", buf, sizeof(buf)), -EINVAL);
-        assert_int_equal(socket_alias(3, "a/b", buf, sizeof(buf)), -EINVAL);
-        assert_int_equal(socket_alias(3, "..", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(socket_alias("relative", "x", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(socket_alias("/d", "", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(socket_alias("/d", "a/b", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(socket_alias("/d", "..", buf, sizeof(buf)), -EINVAL);
         /* "/proc/self/fd/3/" is 16 bytes: a 91-byte name is the longest that still fits 108 with its NUL */
         memset(longname, 'n', 91);
         longname[91] = '\0';
-        assert_int_equal(socket_alias(3, longname, buf, sizeof(buf)), 0);
+        assert_int_equal(socket_alias("/proc/self/fd/3", longname, buf, sizeof(buf)), 0);
         assert_int_equal(strlen(buf), 107);
         longname[91] = 'n';
         longname[92] = '\0';
-        assert_int_equal(socket_alias(3, longname, buf, sizeof(buf)), -ENAMETOOLONG);
+        assert_int_equal(socket_alias("/proc/self/fd/3", longname, buf, sizeof(buf)), -ENAMETOOLONG);
+        /* the kubelet path itself never fits */
+        assert_int_equal(socket_alias("/var/lib/kubelet/pods/" UID "/volumes/kubernetes.io~empty-dir/libvirt-runtime",
+                                      "virtqemud-sock", buf, sizeof(buf)), -ENAMETOOLONG);
         /* a caller buffer smaller than the alias */
-        assert_int_equal(socket_alias(3, "virtqemud-sock", buf, 10), -ENAMETOOLONG);
+        assert_int_equal(socket_alias("/proc/self/fd/3", "virtqemud-sock", buf, 10), -ENAMETOOLONG);
 }
 
 static void test_launcher_uri(void **state) {
