@@ -991,17 +991,11 @@ pod_delete() {
 # relinkd_start NODE [extra relinkd options] — relinkd as its DaemonSet starts it: in the node netns
 # (hostNetwork), finding every launcher of the node under the node's kubelet root by itself:
 #   relinkd --kubevirt --kubelet-root $RUN/n<N>/kubelet --state-dir $RUN/n<N>/state …
-# A relinkd without --kubevirt (older builds) gets --watch on the short socket paths of every pod instead,
-# which only a root launcher (/system) answers.
 relinkd_start() {
 	local n=$1 dir find=()
 	shift
 	dir=$RUN/n$n
-	if "$RL_RELINKD" --help 2>&1 | grep -q -- '--kubevirt'; then
-		find=(--kubevirt --kubelet-root "$dir/kubelet")
-	else
-		find=(--watch "$RUN/pods/*/rt/virtqemud-sock")
-	fi
+	find=(--kubevirt --kubelet-root "$dir/kubelet")
 	setsid ip netns exec "$(node_ns "$n")" "$RL_RELINKD" --state-dir "$dir/state" "${find[@]}" \
 		--metrics-file "$dir/relinkd.prom" --log-level debug "$@" \
 		</dev/null >>"$dir/relinkd.log" 2>&1 &
