@@ -170,7 +170,7 @@ diag() {
 # rl_post_migrate VMI (called by migrate_run) — queue the invariant checks of this migration.
 # rl_pre_migrate VMI (called by migrate_prepare) — check what is queued for VMI before it moves again.
 E2E_PENDING=()
-rl_post_migrate() { E2E_PENDING+=("$1 $MIG_POD $MIG_NICS_BEFORE $MIG_RMARK $MIG_MARK"); }
+rl_post_migrate() { E2E_PENDING+=("$1 $MIG_POD $MIG_NICS_BEFORE $MIG_RMARK"); }
 rl_pre_migrate() { e2e_invariants "$1"; }
 
 # verdicts VMI NODE RMARK — per relink record relinkd acted on for VMI's domain since RMARK, its latest state:
@@ -197,10 +197,10 @@ relinkd_running() { rl_alive "$(cat "$RUN/n$1/relinkd.pidt" 2>/dev/null)"; }
 #     comment when relinkd does not run on that node, a failure when it does).
 # e2e_invariants [VMI] — only VMI's queued migrations, or all.
 e2e_invariants() {
-	local e vmi pod nics rmark mark node dom v rec st ifname idx dev want got n keep=()
+	local e vmi pod nics rmark node dom v rec st ifname idx dev want got n keep=()
 	[ ${#E2E_PENDING[@]} -gt 0 ] || return 0
 	for e in "${E2E_PENDING[@]}"; do
-		read -r vmi pod nics rmark mark <<<"$e"
+		read -r vmi pod nics rmark <<<"$e"
 		if [ -n "${1:-}" ] && [ "$vmi" != "$1" ]; then
 			keep+=("$e")
 			continue

@@ -81,6 +81,7 @@ done
 for vmi in "${CLIENTS[@]}"; do
 	profile=${PROFILE[$vmi]} stack=${STACK[$vmi]}
 	scenario "$profile × $stack ($vmi, $(vm_get "$vmi" launcher) launchers)"
+	# shellcheck disable=SC2034 # MARK, RMARK: read by since, rlines, check_ping_back (lib.sh)
 	MARK=${MARKS[$vmi]} RMARK=${RMARKS[$vmi]} MIG_POD=${TGT[$vmi]} MIG_RESUMED_US=${RESUMED[$vmi]}
 	newmac=$(pod_mac "$MIG_POD" eth0)
 	# What the harness's launcher serves (the profile itself, independent of relinkd).
