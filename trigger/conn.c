@@ -47,6 +47,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include <libvirt/virterror.h>
 
@@ -66,7 +67,8 @@
 #define KEEPALIVE_COUNT 3
 #define PROBE_DEADLINE_MS 200
 #define CONNECT_DEADLINE_MS 5000     /* an attempt taking longer is logged and counted */
-#define STOP_ATTEMPTS_WAIT_MS 500    /* shutdown waits this long for running attempts */
+#define STOP_ATTEMPTS_WAIT_MS 500    /* shutdown waits this long for running attempts, */
+#define STOP_CLOSE_WAIT_MS 700       /* and this much longer for connections being closed */
 
 enum conn_origin {
         ORIGIN_CONNECT,              /* --connect: kept for the daemon's lifetime */
@@ -102,13 +104,14 @@ static const struct opts *cfg;
 static int rescan_timer;
 static bool stopping;
 
+/* Atomic: libvirt may call a freecb on a worker thread (teardown, closing). */
 static struct conn *conn_ref(struct conn *c) {
-        c->refs++;
+        __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
         return c;
 }
 
 static void conn_unref(struct conn *c) {
-        if (!c || --c->refs > 0)
+        if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
         free(c->uri);
         free(c->netns_path);
@@ -119,8 +122,10 @@ static void conn_unref(struct conn *c) {
 /* Give back a reference that was never handed over, or whose holder is gone, while the caller holds
  * another (a failed registration, a cancelled timer): never the last one. */
 static void conn_ref_drop(struct conn *c) {
-        assert(c->refs > 1);
-        c->refs--;
+        unsigned left = __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+
+        assert(left > 0);
+        (void) left;
 }
 
 /* libvirt's freecb for the opaque of every callback registered with a conn reference. */
@@ -225,7 +230,7 @@ static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int deta
         struct conn *c = opaque;
         int64_t t = now_ms();
 
-        if (c->dead || !c->pod)
+        if (c->dead || !c->pod || c->pod->vc != vc)
                 return;
         log_debug("conn=%s domain=%s event=%d detail=%d", c->label, virDomainGetName(dom), event, detail);
         switch (event) {
@@ -254,30 +259,76 @@ static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int deta
 static void on_device_removed(virConnectPtr vc, virDomainPtr dom, const char *alias, void *opaque) {
         struct conn *c = opaque;
 
-        if (!c->dead && c->pod)
+        if (!c->dead && c->pod && c->pod->vc == vc)
                 action_device_removed(c->pod, dom, alias);
 }
 
-/* Tear the connection down (not from within a libvirt callback). */
+/* Start fn(arg) on a detached thread that gets no signals; -errno when none can be started. */
+static int run_detached(void *(*fn)(void *), void *arg) {
+        pthread_attr_t attr;
+        sigset_t all, old;
+        pthread_t t;
+        int r;
+
+        r = pthread_attr_init(&attr);
+        if (r != 0)
+                return -r;
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        sigfillset(&all);             /* signals stay with the loop thread (SIGTERM must reach it) */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = pthread_create(&t, &attr, fn, arg);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+        return -r;
+}
+
+/* Deregistering the close callback and the events are calls to the daemon, which may have stalled:
+ * they run on a worker with its own pod reference, dropped when done (the last one closes, see pod.h).
+ * Until then the callbacks may still run; they ignore a connection that is not their conn's current one. */
+struct deregistration {
+        struct pod *pod;
+        int cb_lifecycle, cb_removed;
+};
+static unsigned deregistrations;     /* running (atomic) */
+
+static void *deregister_thread(void *opaque) {
+        struct deregistration *d = opaque;
+
+        /* releases the close callback's reference through its freecb, or fails harmlessly when the
+         * callback already fired (libvirt released it then) */
+        virConnectUnregisterCloseCallback(d->pod->vc, on_close);
+        if (d->cb_lifecycle >= 0)
+                virConnectDomainEventDeregisterAny(d->pod->vc, d->cb_lifecycle);
+        if (d->cb_removed >= 0)
+                virConnectDomainEventDeregisterAny(d->pod->vc, d->cb_removed);
+        virResetLastError();
+        pod_unref(d->pod);
+        free(d);
+        __atomic_sub_fetch(&deregistrations, 1, __ATOMIC_RELEASE);
+        return NULL;
+}
+
+/* Tear the connection down (not from within a libvirt callback); never waits for the daemon. */
 static void conn_teardown(struct conn *c) {
         struct pod *p = c->pod;
+        struct deregistration *d;
 
         if (!p)
                 return;
         c->pod = NULL;
-        /* Each call releases the callback's reference through its freecb (a close callback that has
-         * fired already released it; unregistering it then fails harmlessly). */
-        virConnectUnregisterCloseCallback(p->vc, on_close);
-        virResetLastError();
-        if (c->cb_lifecycle >= 0)
-                virConnectDomainEventDeregisterAny(p->vc, c->cb_lifecycle);
-        if (c->cb_removed >= 0)
-                virConnectDomainEventDeregisterAny(p->vc, c->cb_removed);
-        virResetLastError();
-        c->cb_lifecycle = c->cb_removed = -1;
         p->alive = false;
         action_pod_lost(p);
-        pod_unref(p);      /* closes when the last action lets go */
+        d = malloc(sizeof(*d));
+        if (d) {
+                *d = (struct deregistration) { pod_ref(p), c->cb_lifecycle, c->cb_removed };
+                __atomic_add_fetch(&deregistrations, 1, __ATOMIC_RELAXED);
+                if (run_detached(deregister_thread, d) < 0)
+                        deregister_thread(d);
+        }
+        /* without memory for it, the callbacks go (and release their references) when the connection
+         * closes */
+        c->cb_lifecycle = c->cb_removed = -1;
+        pod_unref(p);      /* the conn's reference; the connection closes when the last one goes */
         update_gauges();
 }
 
@@ -323,7 +374,7 @@ static void on_close(virConnectPtr vc, int reason, void *opaque) {
 
         /* No libvirt calls from here (it may run inside any libvirt call): tear down from the loop.
          * libvirt drops this callback's reference right after it returns; the timer takes its own. */
-        if (c->dead)
+        if (c->dead || !c->pod || c->pod->vc != vc)
                 return;
         c->close_reason = reason;
         r = conn_timer_start(c, &c->close_timer, 0, conn_closed_later);
@@ -543,9 +594,6 @@ static void attempt_deadline_fired(void *opaque) {
 
 static void conn_open(struct conn *c) {
         struct attempt *a;
-        pthread_attr_t attr;
-        sigset_t all, old;
-        pthread_t t;
         int r;
 
         if (c->dead || c->pod || c->attempt || stopping)
@@ -570,16 +618,7 @@ static void conn_open(struct conn *c) {
                 conn_failed(c, "cannot connect", strerror(ENOMEM));
                 return;
         }
-        r = -pthread_attr_init(&attr);
-        if (r == 0) {
-                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                /* Signals stay with the loop thread (SIGTERM must reach it). */
-                sigfillset(&all);
-                pthread_sigmask(SIG_SETMASK, &all, &old);
-                r = -pthread_create(&t, &attr, attempt_thread, a);
-                pthread_sigmask(SIG_SETMASK, &old, NULL);
-                pthread_attr_destroy(&attr);
-        }
+        r = run_detached(attempt_thread, a);
         if (r < 0) {
                 attempt_free(a);
                 conn_failed(c, "cannot start a connection attempt", strerror(-r));
@@ -925,7 +964,7 @@ int conns_start(const struct opts *o) {
 }
 
 void conns_stop(void) {
-        int64_t end = now_ms() + STOP_ATTEMPTS_WAIT_MS;
+        int64_t end = now_ms() + STOP_ATTEMPTS_WAIT_MS, left;
 
         stopping = true;
         timer_cancel(&rescan_timer);
@@ -945,6 +984,16 @@ void conns_stop(void) {
         }
         if (attempts_running > 0)
                 log_warn("%u connection attempt(s) still blocked in a daemon that does not answer", attempts_running);
+        /* Deregistrations and closes in flight: those of healthy daemons take milliseconds; one that
+         * stalled is left to the process exit. */
+        while (__atomic_load_n(&deregistrations, __ATOMIC_ACQUIRE) > 0 && now_ms() < end + STOP_CLOSE_WAIT_MS) {
+                struct timespec ts = { 0, 10 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        left = end + STOP_CLOSE_WAIT_MS - now_ms();
+        if (__atomic_load_n(&deregistrations, __ATOMIC_ACQUIRE) > 0 ||
+            !pods_wait_closed(left > 0 ? (unsigned) left : 0))
+                log_warn("some connections did not close in time (daemon not answering); exiting anyway");
         if (attempt_watch >= 0)
                 virEventRemoveHandle(attempt_watch);
         attempt_watch = -1;

@@ -112,13 +112,16 @@ check "relinkd drops launcher D when its pod dir is removed" wait_for 10 log_has
 check "relinkd drops launcher E when its pod dir is removed" wait_for 10 log_has "conn=$UE pod=$UE socket .* is gone"
 expect_eq "metrics: 2 launchers followed" "$(metric relinkd_connections_followed)" 2
 
+# A's daemon stalls (SIGSTOP) with its connection open: shutting down must not wait for it.
+kill -STOP "$PID_a"
 t0=$(date +%s%N)
 kill -TERM "$RPID"
 wait "$RPID"
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-expect_eq "relinkd exits 0 on SIGTERM, E's attempt still blocked" "$rc" 0
+expect_eq "relinkd exits 0 on SIGTERM, E's attempt still blocked, A's daemon stopped" "$rc" 0
 check "... within 2 s (${ms} ms)" test "$ms" -lt 2000
+kill -CONT "$PID_a"
 check "... saying so" log_has "1 connection attempt\(s\) still blocked"
 adir=$(grep -E -o -m1 "socket=/run/relinkd\.[A-Za-z0-9]{6}/" "$LOG" | sed 's/^socket=//')
 check "... and removing its link directory ($adir)" test -n "$adir" -a ! -e "$adir"
