@@ -17,10 +17,12 @@
  * only starts it and takes the result (see struct attempt). The peer probe is a non-blocking connect: a
  * full listen backlog is EAGAIN, logged, counted and retried with backoff. An attempt still running
  * after CONNECT_DEADLINE_MS (a daemon that accepted and never answers) is logged and counted; nothing
- * else waits for it.
+ * else waits for it. Tearing a connection down deregisters on a worker too, and the last pod reference
+ * closes on one (pod.c): a stalled daemon never holds up the loop or SIGTERM (shutdown waits at most
+ * STOP_ATTEMPTS_WAIT_MS + STOP_CLOSE_WAIT_MS).
  *
  * Lifetime of a struct conn (the rule that keeps every pointer to it valid):
- *   - It is reference-counted. References: the conns list holds one while the conn is listed; libvirt
+ *   - It is reference-counted (atomically: worker threads drop references too). References: the conns list holds one while the conn is listed; libvirt
  *     holds one per registered callback (close callback, each domain event callback), released by that
  *     callback's freecb whenever libvirt lets go of it (after a close callback fired, on deregistration,
  *     or when the virConnect is finally disposed, possibly long after the conn left the list); every
