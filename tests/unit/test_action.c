@@ -659,8 +659,22 @@ static void test_tap_gone_for_good(void **state) {
         assert_int_equal(dom.n_nics, 1);
         assert_string_equal(dom.nics[0].tap, "");
         assert_string_equal(dom.attached[0], "-");
-        assert_logged("connected to nothing\" nic_state=present nic_mac=" OLD);
+        assert_logged("connected to nothing, not the pod's network\" nic_state=present nic_mac=" OLD);
         assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 1);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_tap_gone_session_daemon(void **state) {
+        /* a non-root launcher cannot make a tap either: QEMU's user-mode network keeps the NIC */
+        dom.tap_gone = true;
+        dom.unprivileged = true;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 500 + 1000 + 2000 + 500 + 500 + 500);
+        assert_int_equal(dom.n_nics, 1);
+        assert_string_equal(dom.nics[0].tap, "user");
+        assert_logged("attach failed plug=unconnected error=\"Unable to create tap device: Operation not permitted\"");
+        assert_logged("on QEMU's user-mode network, not the pod's network\" nic_state=present nic_mac=" OLD);
+        assert_int_equal(relinkd_metrics.attach_fallbacks, 1);
         assert_rule(PCI, OLD, false);
 }
 
@@ -828,6 +842,7 @@ int main(void) {
                 T(test_new_nic_refused_old_back),
                 T(test_new_nic_refused_old_unanswered),
                 T(test_tap_gone_for_good),
+                T(test_tap_gone_session_daemon),
                 T(test_no_attach_works_keeps_trying),
                 T(test_slot_occupied_adopted),
                 T(test_detach_refused),
