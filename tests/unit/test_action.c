@@ -398,6 +398,27 @@ static void test_removed_after_every_deadline(void **state) {
         world_up(state);
 }
 
+static void test_metrics_rendered(void **state) {
+        _cleanup_free_ char *text = NULL;
+
+        dom.release_on = 0;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(9000);
+        fake_guest_release(&dom, PCI, true);
+        assert_int_equal(metrics_render(&relinkd_metrics, &text), 0);
+        assert_non_null(strstr(text, "\nrelinkd_nics_missing 1\n"));
+        free(TAKE_PTR(text));
+        fake_run(500);
+        assert_int_equal(metrics_render(&relinkd_metrics, &text), 0);
+        assert_non_null(strstr(text, "\nrelinkd_nics_missing 0\n"));
+        assert_non_null(strstr(text, "\nrelinkd_late_releases_total 1\n"));
+        assert_non_null(strstr(text, "\nrelinkd_recovered_late_total 1\n"));
+        assert_non_null(strstr(text, "\nrelinkd_unplug_reasks_total 2\n"));      /* at 2 and 6 s */
+        assert_non_null(strstr(text, "relinkd_actions_total{kind=\"reattach\",result=\"failed\"} 1\n"));
+        assert_non_null(strstr(text, "relinkd_actions_total{kind=\"reattach\",result=\"verified\"} 1\n"));
+        assert_rule(PCI, NEW, false);
+}
+
 static void test_removal_seen_only_by_polling(void **state) {
         dom.announce = false;
         start(ACTION_REATTACH, NEW, NULL);
@@ -828,6 +849,7 @@ int main(void) {
                 T(test_ack_not_to_guest_is_not_verified),
                 T(test_ack_for_other_address_waits),
                 T(test_removed_after_every_deadline),
+                T(test_metrics_rendered),
                 T(test_removal_seen_only_by_polling),
                 T(test_reask_until_released),
                 T(test_reask_backoff),
