@@ -637,10 +637,9 @@ static int plug_xml(const struct act *a, enum plug what, char **ret) {
 
 /* Before the unplug: what to attach, what the guest had and when we asked go into the domain. */
 static void record_pending(struct act *a) {
+        struct pending_nic e = { .had_xml = a->had_xml, .asked_ms = a->t_asked };
         _cleanup_free_ char *xml = NULL;
         int r;
-
-        struct pending_nic e = { .had_xml = a->had_xml, .asked_ms = a->t_asked };
 
         memcpy(e.pci, a->pci, sizeof(e.pci));
         r = plug_xml(a, PLUG_NEW, &xml);
