@@ -20,11 +20,14 @@
 #define DETACH_POLL_MS 250           /* the live XML, while an unplug is young */
 #define DETACH_POLL_SLOW_MS 2000     /* … once past the deadline: the wait follows the guest, for ever */
 /* Re-asking the unplug. Measured on libvirt 9.0 / QEMU 7.2 (ACPI PCI hot-plug, busybox guest):
- * a repeated virDomainDetachDeviceAlias (or QMP device_del) while the first is pending is accepted
- * (no error) and raises the hot-plug GPE again; a guest processes the eject once. A guest paused
- * across the request (virsh suspend, 8 s and 30 s) released the NIC 0.6 s after resuming without
- * any re-ask: the request waits in QEMU. So re-asking cannot hurt and is the only nudge left for a
- * guest that lost the notification: it is repeated with backoff for as long as the NIC stays. */
+ * - a repeated virDomainDetachDeviceAlias (or QMP device_del) while the first is pending is accepted
+ *   (no error); the guest ejects the device once;
+ * - a guest paused across the request (virsh suspend, 8 s and 30 s) released the NIC 0.6 s after
+ *   resuming, without a re-ask: the request waits in QEMU;
+ * - a guest that missed the request (asked before its kernel handled ACPI events) never released the
+ *   NIC (still there 10 s after boot), and released it 0.9 s after a re-ask: the repeated request
+ *   raises the hot-plug event again.
+ * So the unplug is re-asked with backoff for as long as the NIC stays. */
 #define REASK_FIRST_MS 2000
 #define REASK_MAX_MS 30000
 #define ATTACH_NEW_TRIES 4           /* the new element; then the one the guest had, then unconnected */
