@@ -336,8 +336,9 @@ for ((i = 1; i < ${#unit_argv[@]}; i++)); do
 	esac
 done
 unit_caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr 'A-Z ' 'a-z\n' | sed 's/^cap_/+/' | paste -sd,)
-# run_capped CAPS: relinkd in a private mount namespace (launcher dir bind-mounted at its kubelet path, the pods
-# dir and the launcher's dir read-only) under bounding set CAPS, until it logs a connection or a failure for the pod; prints it.
+# run_capped CAPS PATTERN: relinkd in a private mount namespace (launcher dir bind-mounted at its kubelet path,
+# the pods dir and the launcher's dir read-only) under bounding set CAPS, until it logs a line matching PATTERN
+# (15 s at most); prints that line, or the log's last lines.
 run_capped() {
 	local log=$T/capped.log pid line=""
 	: >"$log"
@@ -347,15 +348,15 @@ run_capped() {
 		sh "$L/run/libvirt" "$K/pods/$uid/$RT" "$K/pods" \
 		setpriv --bounding-set "-all,$1" --no-new-privs "$RELINKD" "${args[@]}" >"$log" 2>&1 &
 	pid=$!
-	for _ in $(seq 100); do
-		line=$(grep -m1 -E "conn=$uid (connected|.*(denied|retrying))" "$log") && break
+	for _ in $(seq 150); do
+		line=$(grep -m1 -E "$2" "$log") && break
 		sleep 0.1
 	done
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	echo "${line:-nothing after 10 s: $(tail -2 "$log" | tr '\n' ' ')}"
+	echo "${line:-no line matching '$2' after 15 s: $(tail -3 "$log" | tr '\n' ' ')}"
 }
-line=$(run_capped "$unit_caps")
+line=$(run_capped "$unit_caps" "conn=$uid connected ")
 expect_eq "relinkd.service caps ($unit_caps): connected to the session launcher, its pid and netns" \
 	"$(sed -E 's/.* connected pod=([^ ]+) peer_pid=([0-9]+) netns=([0-9:]+) .*/\1 \2 \3/' <<<"$line")" \
 	"$uid $lpid $(stat -L -c %d:%i "/proc/$lpid/ns/net")"
@@ -366,9 +367,9 @@ while read -r _ _ name type; do
 		grep -qE "^\| $bt$name(\{[^$bt]*\})?$bt \| $type \|" "$ROOT/docs/kubevirt.md"
 done < <(grep '^# TYPE ' "$T/m.prom" 2>/dev/null || echo "# TYPE no-metrics-file-written -")
 for drop in dac_override sys_ptrace; do
-	line=$(run_capped "$(sed "s/+$drop,\?//; s/,$//" <<<"$unit_caps")")
+	line=$(run_capped "$(sed "s/+$drop,\?//; s/,$//" <<<"$unit_caps")" "conn=$uid (connected |.*Permission denied)")
 	check "control: without $drop the launcher is not reached ($line)" \
-		bash -c '[[ $1 != *" connected "* && $1 == *"ermission denied"* ]]' _ "$line"
+		bash -c '[[ $1 != *" connected "* && $1 == *"Permission denied"* ]]' _ "$line"
 done
 
 # The rest of the unit's capabilities, on relinkd's own DHCP probe (setns into the pod netns, a veth there,
@@ -391,9 +392,13 @@ bg_started $!
 probe_capped() { # CAPS → the driver's first line (or its error)
 	setpriv --bounding-set "-all,$1" --no-new-privs "$DRIVER" -t 1000 "/run/netns/$ppod" tap0 "$vm_mac" 2>&1 | head -n 1
 }
-for _ in $(seq 50); do probe_capped "$unit_caps" | grep -q 'answered=yes' && break; sleep 0.1; done
+for _ in $(seq 50); do # until dnsmasq listens
+	line=$(probe_capped "$unit_caps")
+	[[ $line == *answered=yes* ]] && break
+	sleep 0.1
+done
 expect_eq "relinkd.service caps: relinkd's DHCP probe in the pod netns gets the served MAC's offer" \
-	"$(probe_capped "$unit_caps" | cut -d' ' -f1-3)" "mac=$vm_mac answered=yes offer=10.244.2.7"
+	"$(cut -d' ' -f1-3 <<<"$line")" "mac=$vm_mac answered=yes offer=10.244.2.7"
 for drop in sys_admin net_admin net_raw; do
 	line=$(probe_capped "$(sed "s/+$drop,\?//; s/,$//" <<<"$unit_caps")")
 	check "control: without $drop the probe cannot run ($line)" \

@@ -239,7 +239,54 @@ static void test_flap_link_down_refused_replugs(void **state) {
         assert_rule(PCI, OLD, false);
 }
 
+static void test_flap_parked_on_lost_connection(void **state) {
+        struct pod *p2;
+
+        snprintf(dom.served_mac[0], 18, OLD);
+        dom.dhcp_on_flap = true;
+        start(ACTION_FLAP, NULL, NULL);
+        fake_run(500);
+        pod->alive = false;                         /* lost during the hold */
+        dom.conn_dead = true;
+        action_pod_lost(pod);
+        fake_run(500);
+        assert_string_equal(dom.links, "d");        /* link-up waits for the connection */
+        assert_logged("connection lost: step waits for the daemon to come back");
+        p2 = pod_new(NULL, -1, "fake-pod-again");
+        p2->ns_dev = 7;
+        p2->ns_ino = 42;
+        dom.conn_dead = false;
+        action_adopt(p2, fake_domptr(&dom));
+        fake_run(0);
+        assert_string_equal(dom.links, "du");
+        fake_run(500);
+        assert_int_equal(result(ACTION_FLAP, RESULT_VERIFIED), 1);
+        assert_rule(PCI, OLD, false);
+        pod_unref(p2);
+}
+
 /* ---- re-attach ---- */
+
+static void test_reattach_slot_already_empty(void **state) {
+        /* released between the decision and the unplug (or by someone else): straight to the attach */
+        struct dom_nic *nics = NULL;
+        size_t n = 0;
+
+        assert_int_equal(virtdom_nics(fake_domptr(&dom), &nics, &n), 0);
+        fake_guest_release(&dom, PCI, false);
+        assert_int_equal(action_start(&(struct action_req) {
+                .pod = pod, .dom = fake_domptr(&dom), .nic = &nics[0], .rec = &rec, .kind = ACTION_REATTACH,
+                .mac_new = NEW, .t_event = fake_now_ms(), .migrated = true,
+        }), 0);
+        dom_nics_free(nics, n);
+        assert_logged("the slot is empty: attaching");
+        assert_int_equal(dom.unplug_requests, 0);
+        fake_run(0);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
 
 static void test_reattach_verified(void **state) {
         start(ACTION_REATTACH, NEW, NULL);
@@ -349,6 +396,27 @@ static void test_removed_after_every_deadline(void **state) {
                 world_down(state);
         }
         world_up(state);
+}
+
+static void test_metrics_rendered(void **state) {
+        _cleanup_free_ char *text = NULL;
+
+        dom.release_on = 0;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(9000);
+        fake_guest_release(&dom, PCI, true);
+        assert_int_equal(metrics_render(&relinkd_metrics, &text), 0);
+        assert_non_null(strstr(text, "\nrelinkd_nics_missing 1\n"));
+        free(TAKE_PTR(text));
+        fake_run(500);
+        assert_int_equal(metrics_render(&relinkd_metrics, &text), 0);
+        assert_non_null(strstr(text, "\nrelinkd_nics_missing 0\n"));
+        assert_non_null(strstr(text, "\nrelinkd_late_releases_total 1\n"));
+        assert_non_null(strstr(text, "\nrelinkd_recovered_late_total 1\n"));
+        assert_non_null(strstr(text, "\nrelinkd_unplug_reasks_total 2\n"));      /* at 2 and 6 s */
+        assert_non_null(strstr(text, "relinkd_actions_total{kind=\"reattach\",result=\"failed\"} 1\n"));
+        assert_non_null(strstr(text, "relinkd_actions_total{kind=\"reattach\",result=\"verified\"} 1\n"));
+        assert_rule(PCI, NEW, false);
 }
 
 static void test_removal_seen_only_by_polling(void **state) {
@@ -586,7 +654,7 @@ static void test_new_nic_refused_old_back(void **state) {
         dom.fail_attach = 4;
         snprintf(dom.served_mac[0], 18, OLD);
         start(ACTION_REATTACH, NEW, NULL);
-        fake_run(300 + 500 + 1000 + 2000 + 4000);
+        fake_run(300 + 500 + 1000 + 2000 + 500);   /* new ×4, then at once the guest's own */
         assert_string_equal(dom.attached[0], OLD);
         assert_logged("attached plug=had mac=" OLD);
         fake_run(500);
@@ -599,7 +667,7 @@ static void test_new_nic_refused_old_unanswered(void **state) {
         dom.fail_attach = 4;
         dom.served_mac[0][0] = '\0';
         start(ACTION_REATTACH, NEW, NULL);
-        fake_run(300 + 500 + 1000 + 2000 + 4000 + 8000);
+        fake_run(300 + 500 + 1000 + 2000 + 500 + 8000);
         assert_logged("reason=\"the new NIC could not be attached (fake: attach refused); the guest's own NIC is "
                       "back: DHCP unanswered for MAC " OLD "\" nic_state=present nic_mac=" OLD);
         assert_rule(PCI, OLD, false);
@@ -608,12 +676,26 @@ static void test_new_nic_refused_old_unanswered(void **state) {
 static void test_tap_gone_for_good(void **state) {
         dom.tap_gone = true;
         start(ACTION_REATTACH, NEW, NULL);
-        fake_run(300 + 500 + 1000 + 2000 + 4000 + 8000); /* new ×4, the guest's own (same tap), unconnected */
+        fake_run(300 + 500 + 1000 + 2000 + 500 + 500); /* new ×4, the guest's own (same tap), unconnected */
         assert_int_equal(dom.n_nics, 1);
         assert_string_equal(dom.nics[0].tap, "");
         assert_string_equal(dom.attached[0], "-");
-        assert_logged("connected to nothing\" nic_state=present nic_mac=" OLD);
+        assert_logged("connected to nothing, not the pod's network\" nic_state=present nic_mac=" OLD);
         assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 1);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_tap_gone_session_daemon(void **state) {
+        /* a non-root launcher cannot make a tap either: QEMU's user-mode network keeps the NIC */
+        dom.tap_gone = true;
+        dom.unprivileged = true;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 500 + 1000 + 2000 + 500 + 500 + 500);
+        assert_int_equal(dom.n_nics, 1);
+        assert_string_equal(dom.nics[0].tap, "user");
+        assert_logged("attach failed plug=unconnected error=\"Unable to create tap device: Operation not permitted\"");
+        assert_logged("on QEMU's user-mode network, not the pod's network\" nic_state=present nic_mac=" OLD);
+        assert_int_equal(relinkd_metrics.attach_fallbacks, 1);
         assert_rule(PCI, OLD, false);
 }
 
@@ -759,12 +841,15 @@ int main(void) {
                 T(test_flap_unanswered_climbs_to_alt),
                 T(test_flap_link_up_retried),
                 T(test_flap_link_down_refused_replugs),
+                T(test_flap_parked_on_lost_connection),
+                T(test_reattach_slot_already_empty),
                 T(test_reattach_verified),
                 T(test_reattach_unanswered_then_alt),
                 T(test_reattach_nothing_answers),
                 T(test_ack_not_to_guest_is_not_verified),
                 T(test_ack_for_other_address_waits),
                 T(test_removed_after_every_deadline),
+                T(test_metrics_rendered),
                 T(test_removal_seen_only_by_polling),
                 T(test_reask_until_released),
                 T(test_reask_backoff),
@@ -779,6 +864,7 @@ int main(void) {
                 T(test_new_nic_refused_old_back),
                 T(test_new_nic_refused_old_unanswered),
                 T(test_tap_gone_for_good),
+                T(test_tap_gone_session_daemon),
                 T(test_no_attach_works_keeps_trying),
                 T(test_slot_occupied_adopted),
                 T(test_detach_refused),
