@@ -112,6 +112,12 @@ check "relinkd drops launcher D when its pod dir is removed" wait_for 10 log_has
 check "relinkd drops launcher E when its pod dir is removed" wait_for 10 log_has "conn=$UE pod=$UE socket .* is gone"
 expect_eq "metrics: 2 launchers followed" "$(metric relinkd_connections_followed)" 2
 
+# A's daemon restarts (same pod volume, new socket): relinkd reconnects, with the new daemon's netns.
+session_restart a || _fatal "restart A: $(tail -3 "$T/a/libvirtd.log")"
+check "A restarted: relinkd reconnects" wait_for 15 eval '[ "$(log_count "conn=$UA connected ")" -eq 2 ]'
+check "... after logging the close" log_has "conn=$UA connection closed \(eof\), reconnecting|conn=$UA daemon gone"
+check "... to the new daemon" log_has "conn=$UA connected pod=$UA peer_pid=$PID_a netns=$(netns_id "$PID_a") "
+
 # A's daemon stalls (SIGSTOP) with its connection open: shutting down must not wait for it.
 kill -STOP "$PID_a"
 t0=$(date +%s%N)
