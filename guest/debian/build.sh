@@ -179,8 +179,9 @@ networkd) chroot "$TREE" systemctl enable systemd-networkd.service >/dev/null 2>
 nm)       chroot "$TREE" systemctl enable NetworkManager.service >/dev/null 2>&1 ;;
 ifupdown) ;;                                    # networking.service + udev's ifup@ are enabled by the package
 esac
-# Nothing periodic that would steal CPU from a TCG guest during a test.
-for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
+# No login prompt on the console (it would run into the next RELINK line); nothing periodic that would
+# steal CPU from a TCG guest during a test.
+for u in serial-getty@ttyS0.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
          dpkg-db-backup.timer man-db.timer systemd-tmpfiles-clean.timer; do
         chroot "$TREE" systemctl mask "$u" >/dev/null 2>&1 || true
 done

@@ -119,11 +119,11 @@ rg_boot_all() {
 rlines() { tail -n +$(($3 + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -F "domain=$(vm_domain "$1") "; }
 
 # rg_migrate_case NAME — migrate the case's VM to node 2 and check the outcome. Sets RG_OOPS=1 (and
-# prints the SKIP line) when the guest kernel oopsed after the migration; RG_RESULT_* for benchmarks.
+# prints the SKIP line) when the guest kernel oopsed after the migration.
 rg_migrate_case() {
 	local name=$1 vmi=${RG_VMI[$1]} stack=${RG_STACK[$1]} path=${RG_PATH[$1]} mark rmark ip done oops \
 		dlines ping_us lease_us want_kind
-	RG_OOPS=0 RG_RESULT_VERIFIED_MS="" RG_RESULT_PING_MS="" RG_RESULT_LEASE_MS=""
+	RG_OOPS=0 RG_RESULT_VERIFIED_MS="" RG_RESULT_LEASE_MS=""
 	mark=$(vm_log_mark "$vmi")
 	rmark=$(relinkd_mark 2)
 	echo "# --- $name: $stack, MAC $([ "$path" = pin ] && echo unchanged || echo changed) ($vmi)"
@@ -148,13 +148,13 @@ rg_migrate_case() {
 	want_kind=reattach
 	if [ "$path" = pin ] && [ "$stack" = networkd ]; then
 		want_kind=flap
-		check_eq "$name: no escalation (networkd renews on a flap)" "$(grep -c ' escalate ' <<<"$dlines")" 0
+		expect_eq "$name: no escalation (networkd renews on a flap)" "$(grep -c ' escalate ' <<<"$dlines")" 0
 	elif [ "$path" = pin ]; then
 		check_re "$name: relinkd escalated flap → reattach ($stack ignores a 1 s flap)" \
 			"$(grep -m1 -o 'escalate from=[a-z]* to=[a-z]*' <<<"$dlines")" 'escalate from=flap to=reattach'
 	fi
 	check_re "$name: relinkd verified the $want_kind" "$done" " verified kind=$want_kind "
-	check_eq "$name: no FAILED verdict" "$(grep -c ' FAILED ' <<<"$dlines")" 0
+	expect_eq "$name: no FAILED verdict" "$(grep -c ' FAILED ' <<<"$dlines")" 0
 	if lease_us=$(vm_console_us "$vmi" "$mark" " lease dev=[^ ]+ mac=[^ ]+ ip=${ip//./\\.}/"); then
 		ok "$name: guest configured the target pod's address $ip"
 		RG_RESULT_LEASE_MS=$(((lease_us - MIG_RESUMED_US) / 1000))
@@ -163,13 +163,13 @@ rg_migrate_case() {
 	fi
 	if [ -n "$ping_us" ]; then
 		ok "$name: guest answers on $ip from node 2"
-		RG_RESULT_PING_MS=$(((ping_us - MIG_RESUMED_US) / 1000))
 	else
 		not_ok "$name: guest answers on $ip from node 2"
 	fi
 	RG_RESULT_VERIFIED_MS=$(sed -n 's/.* renewal_ms=\([0-9]*\).*/\1/p' <<<"$done")
+	# (The ping starts after relinkd's verdict, so it proves reachability, not timing: bench/realguest.sh.)
 	echo "# $name: virsh migrate ${MIG_MS} ms; RESUMED_MIGRATED → verified ${RG_RESULT_VERIFIED_MS:-?} ms," \
-		"→ guest has $ip ${RG_RESULT_LEASE_MS:-?} ms, → first ping reply ${RG_RESULT_PING_MS:-?} ms"
+		"→ guest has $ip ${RG_RESULT_LEASE_MS:-?} ms"
 }
 
 # rg_run_cases NAME... — the whole tier: parallel boot, one migration per case, one rerun per oopsed case.
