@@ -58,15 +58,20 @@ LIB_SRC     := $(wildcard common/*.c netconf/*.c)
 PLUGIN_SRC  := $(wildcard plugin/*.c)
 TRIGGER_SRC := $(wildcard trigger/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+FAKE_SRC    := $(wildcard tests/unit/fake_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 LIB_OBJ     := $(call obj,$(LIB_SRC))
 PLUGIN_OBJ  := $(call obj,$(PLUGIN_SRC))
 TRIGGER_OBJ := $(call obj,$(TRIGGER_SRC))
-# Unit tests link everything but the two main()s.
+# Unit tests link everything but the two main()s …
 PLUGIN_LIBOBJ  := $(filter-out $(BUILD)/plugin/main.o,$(PLUGIN_OBJ))
 TRIGGER_LIBOBJ := $(filter-out $(BUILD)/trigger/main.o,$(TRIGGER_OBJ))
+FAKE_OBJ    := $(call obj,$(FAKE_SRC))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# Test-only drivers (never installed): integration tests run daemon modules through them.
+TOOL_SRC    := $(wildcard tests/tools/*.c)
+TOOL_BIN    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 
 .PHONY: all check unit integration conformance e2e demo bench install uninstall clean setup guest
 all: $(BIN)/relink $(BIN)/relinkd
@@ -83,10 +88,16 @@ $(BIN)/relinkd: $(TRIGGER_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pkg_libs,$(PKGS_RELINKD)) -lm
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(PLUGIN_LIBOBJ) $(TRIGGER_LIBOBJ)
+# … and with the fakes under the action core (tests/unit/fake_*.c), inert until a test installs them.
+$(BUILD)/tests/%: tests/unit/%.c $(FAKE_OBJ) $(LIB_OBJ) $(PLUGIN_LIBOBJ) $(TRIGGER_LIBOBJ)
 	@mkdir -p $(@D)
 	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(call pkg_libs,$(PKGS_RELINKD) cmocka) -lm
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJ) $(TRIGGER_LIBOBJ)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+		$(call pkg_libs,$(PKGS_RELINKD)) -lm
 
 setup:
 	$(Q)./scripts/setup.sh
@@ -95,13 +106,13 @@ setup:
 # setup runs first and the build in a sub-make, so even `make -j check` on a clean machine
 # installs the -dev packages before anything is compiled.
 check: setup
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
 	$(Q)./tests/run-all.sh
 
 unit: all $(UNIT_BIN)
 	$(Q)./tests/run-all.sh unit
 
-integration: all
+integration: all $(TOOL_BIN)
 	$(Q)./tests/run-all.sh integration
 
 conformance: all

@@ -23,6 +23,8 @@ PACKAGES=(
 	mmdebstrap e2fsprogs qemu-utils
 	# tests, benchmarks
 	hyperfine jq time procps util-linux iputils-ping
+	# manifest checks (tests/integration/t-examples.sh)
+	python3 python3-yaml systemd binutils diffutils
 )
 
 missing_packages() {

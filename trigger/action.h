@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Per-NIC actions as event-loop state machines: flap (link down, hold, up) or re-attach (detach,
- * DEVICE_REMOVED, attach with the record's MAC at the same PCI address), then verification by the
- * guest's DHCP on the NIC's tap, escalation (flap → re-attach) and loud failure. */
+/* Per-NIC actions as event-loop state machines: flap (link down, hold, up) or re-plug (unplug, wait
+ * for the guest to release, attach at the same PCI slot), then verification by the server's DHCPACK
+ * on the NIC's tap, and a ladder of further tries (flap → same-MAC re-plug → the other candidate MAC).
+ *
+ * The rule every path keeps: for every NIC relinkd unplugs, the running domain ends with a NIC at
+ * that PCI slot — the new one or, where that cannot be attached, the one the guest had. An unplug
+ * is never given up while the domain runs (the outstanding entry lives in the domain metadata,
+ * trigger/pending.h, so reconnects and restarts resume it); FAILED is a status a later release or
+ * renewal clears. All libvirt calls go through trigger/virtdom.h, all waits through trigger/loop.h:
+ * both are seams a unit test replaces (docs/architecture.md, "Actions"). */
 #pragma once
 
 #include <stdbool.h>
@@ -10,23 +17,26 @@
 #include <libvirt/libvirt.h>
 
 #include "netconf/record.h"
-#include "trigger/pod.h"
 #include "trigger/decide.h"
 #include "trigger/domxml.h"
+#include "trigger/pending.h"
+#include "trigger/pod.h"
 
 struct action_req {
         struct pod *pod;
         virDomainPtr dom;
-        const struct dom_nic *nic;
+        const struct dom_nic *nic;   /* the live NIC (for a resume: the pending element's) */
         const struct record *rec;
         enum action kind;            /* ACTION_FLAP or ACTION_REATTACH */
         const char *mac_new;         /* re-attach: the MAC to plug (the one the target's DHCP serves);
                                       * NULL or "": the record's MAC (or the NIC's when the record has none) */
         const char *mac_alt;         /* the other candidate MAC, tried when the guest's DHCP from mac_new
-                                      * goes unanswered; NULL or "": none */
+                                      * goes unanswered; NULL or "": the MAC the guest had (re-attach),
+                                      * none (flap) */
         int64_t t_event;             /* now_ms() of the triggering event */
         bool migrated;               /* observe renewal time (a real migration event) */
-        const char *resume_xml;      /* a pending re-attach found in the domain: attach this element */
+        const struct pending_nic *resume; /* an outstanding unplug found in the domain (relinkd restarted):
+                                      * wait for the release / attach, whatever state the slot is in */
 };
 
 /* Start (from the loop, not a callback). -EBUSY when this NIC already has an action. */
@@ -40,6 +50,7 @@ void action_domain_gone(struct pod *p, virDomainPtr dom);
 void action_pod_lost(struct pod *p);
 /* A (re)connected pod sees domain dom: take over the waiting actions of that domain (same netns). */
 void action_adopt(struct pod *p, virDomainPtr dom);
-/* Shutdown: bring held links up, finish what can be finished synchronously, free everything. */
+/* Shutdown: bring held links up, put back NICs the guest released, leave outstanding unplugs to
+ * the next relinkd (their pending entry stays in the domain), free everything. */
 void actions_shutdown(void);
 unsigned actions_active(void);

@@ -1,9 +1,46 @@
 /* SPDX-License-Identifier: MIT */
-/* Connections: open, keepalive, close callback, reconnect with backoff, --watch rescans,
- * netns discovery (SO_PEERCRED of the daemon's socket → /proc/PID/ns/net). */
+/*
+ * Connections: discovery (--connect URIs, --watch globs, --kubevirt kubelet layout), the pod netns of
+ * each daemon (SO_PEERCRED of its socket → /proc/PID/ns/net), open, keepalive, close callback,
+ * reconnect with backoff.
+ *
+ * Long socket paths. A launcher's socket seen from the host is
+ * <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir/libvirt-runtime/<name>, longer than a
+ * sockaddr_un holds (connect() → ENAMETOOLONG). For each attempt relinkd makes a symlink to the
+ * socket's directory in a private directory of its own (<run>/relinkd.XXXXXX/<n>) and uses
+ * <link>/<name> for the peer probe and in libvirt's URI; the link goes as soon as the attempt returns
+ * (libvirt never reopens the path). A link pins nothing, so even an attempt stuck on a daemon that
+ * never answers leaves the pod's volume free to unmount. Without a writable private directory the
+ * alias is /proc/self/fd/<n>/<name> of the directory opened O_PATH for the attempt.
+ *
+ * Isolation: every attempt (probe, netns, virConnectOpen) runs on a worker thread of its own; the loop
+ * only starts it and takes the result (see struct attempt). The peer probe is a non-blocking connect: a
+ * full listen backlog is EAGAIN, logged, counted and retried with backoff. An attempt still running
+ * after CONNECT_DEADLINE_MS (a daemon that accepted and never answers) is logged and counted; nothing
+ * else waits for it.
+ *
+ * Lifetime of a struct conn (the rule that keeps every pointer to it valid):
+ *   - It is reference-counted. References: the conns list holds one while the conn is listed; libvirt
+ *     holds one per registered callback (close callback, each domain event callback), released by that
+ *     callback's freecb whenever libvirt lets go of it (after a close callback fired, on deregistration,
+ *     or when the virConnect is finally disposed, possibly long after the conn left the list); every
+ *     pending timer holds one: a timer id field > 0 means "pending and holding a reference", and it is
+ *     released when the timer fires (after its work) or is cancelled (conn_timer_cancel).
+ *   - Whoever calls into a conn holds a reference for the duration of the call (the list, or the timer
+ *     that fired), so no step of a call can free the conn under it.
+ *   - conn_forget() only unlinks: it marks the conn dead, cancels its timers, tears the connection down
+ *     and drops the list's reference. The memory goes with the last reference (conn_unref).
+ *   - Every callback and timer checks `dead` first and does nothing for a forgotten conn.
+ */
+#include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +55,7 @@
 #include "common/util.h"
 #include "trigger/action.h"
 #include "trigger/conn.h"
+#include "trigger/launcher.h"
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
 #include "trigger/pod.h"
@@ -26,20 +64,36 @@
 #define BACKOFF_MIN_MS 250
 #define KEEPALIVE_INTERVAL_S 5
 #define KEEPALIVE_COUNT 3
+#define PROBE_DEADLINE_MS 200
+#define CONNECT_DEADLINE_MS 5000     /* an attempt taking longer is logged and counted */
+#define STOP_ATTEMPTS_WAIT_MS 500    /* shutdown waits this long for running attempts */
+
+enum conn_origin {
+        ORIGIN_CONNECT,              /* --connect: kept for the daemon's lifetime */
+        ORIGIN_WATCH,                /* --watch: dropped when the socket vanishes */
+        ORIGIN_KUBEVIRT,             /* --kubevirt: likewise */
+};
 
 struct conn {
         struct conn *next;
-        char *uri;
+        unsigned refs;
+        bool dead;                   /* forgotten: callbacks and timers do nothing */
+        enum conn_origin origin;
+        char *uri;                   /* --connect: as given; found sockets: NULL (built per attempt) */
         char *netns_path;            /* --netns, or NULL: find it from the socket peer */
         char *sock_path;             /* the UNIX socket the URI talks to, or NULL (remote) */
-        bool watched;                /* from --watch: dropped when the socket vanishes */
+        uint64_t cur_dev, cur_ino;   /* rescan: identity of the socket file at sock_path (0: gone); two
+                                      * names or mounts of one socket are one daemon, one conn */
+        char pod_uid[64];            /* from a kubelet path, "" otherwise */
+        char label[128];             /* for logs: the pod UID or directory, else the path or URI */
         bool seen;                   /* found by the current rescan */
         bool logged_failure;
-        struct pod *pod;             /* while open */
+        struct pod *pod;             /* while open (holds a pod reference) */
+        struct attempt *attempt;     /* connection attempt running on a worker thread, or NULL */
         int cb_lifecycle, cb_removed;
         unsigned backoff_ms;
-        int retry_timer;
-        int close_timer;
+        int retry_timer;             /* > 0: pending, holds a reference */
+        int close_timer;             /* > 0: pending, holds a reference */
         int close_reason;
 };
 
@@ -47,6 +101,54 @@ static struct conn *conns;
 static const struct opts *cfg;
 static int rescan_timer;
 static bool stopping;
+
+static struct conn *conn_ref(struct conn *c) {
+        c->refs++;
+        return c;
+}
+
+static void conn_unref(struct conn *c) {
+        if (!c || --c->refs > 0)
+                return;
+        free(c->uri);
+        free(c->netns_path);
+        free(c->sock_path);
+        free(c);
+}
+
+/* Give back a reference that was never handed over, or whose holder is gone, while the caller holds
+ * another (a failed registration, a cancelled timer): never the last one. */
+static void conn_ref_drop(struct conn *c) {
+        assert(c->refs > 1);
+        c->refs--;
+}
+
+/* libvirt's freecb for the opaque of every callback registered with a conn reference. */
+static void conn_unref_cb(void *opaque) {
+        conn_unref(opaque);
+}
+
+/* Start a one-shot timer for c in *slot (no-op when one is pending); it holds a reference. */
+static int conn_timer_start(struct conn *c, int *slot, unsigned ms, timer_fn fn) {
+        int r;
+
+        if (*slot > 0)
+                return 0;
+        r = timer_after(ms, fn, c);
+        if (r < 0)
+                return r;
+        *slot = r;
+        conn_ref(c);
+        return 0;
+}
+
+/* Cancel the pending timer in *slot and release its reference (the caller holds another). */
+static void conn_timer_cancel(struct conn *c, int *slot) {
+        if (*slot <= 0)
+                return;
+        timer_cancel(slot);
+        conn_ref_drop(c);
+}
 
 static void update_gauges(void) {
         unsigned open_n = 0, known = 0;
@@ -63,7 +165,11 @@ static void update_gauges(void) {
         metrics_flush();
 }
 
-/* The pid serving a UNIX socket path, from SO_PEERCRED of a fresh connection to it. */
+/*
+ * The pid serving a UNIX socket, from SO_PEERCRED of a fresh connection to it. Never blocks: a UNIX
+ * stream connect completes at once or fails (-EAGAIN: listen backlog full); anything still in progress
+ * gets PROBE_DEADLINE_MS.
+ */
 static int socket_peer_pid(const char *path, pid_t *ret) {
         _cleanup_close_ int fd = -1;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -72,61 +178,56 @@ static int socket_peer_pid(const char *path, pid_t *ret) {
 
         if (strcpy_bounded(sa.sun_path, sizeof(sa.sun_path), path) < 0)
                 return -ENAMETOOLONG;
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+                int err = 0;
+                socklen_t elen = sizeof(err);
+
+                if (errno != EINPROGRESS)
+                        return -errno;
+                if (poll(&pfd, 1, PROBE_DEADLINE_MS) <= 0)
+                        return -ETIMEDOUT;
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+                        return -errno;
+                if (err)
+                        return -err;
+        }
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
                 return -errno;
         if (cred.pid <= 0)
-                return -ESRCH;
+                return -ESRCH;   /* the daemon is outside relinkd's PID namespace (no hostPID) */
         *ret = cred.pid;
         return 0;
 }
 
-static int conn_netns(struct conn *c, int *ret_fd, char *desc, size_t desc_size) {
-        char path[64];
-        pid_t pid = 0;
-        int r;
-
-        if (c->netns_path) {
-                snprintf(desc, desc_size, "%s", c->netns_path);
-                return netns_open(c->netns_path, ret_fd);
+static const char *probe_strerror(int r) {
+        switch (-r) {
+        case EAGAIN:
+                return "listen backlog full (daemon not accepting)";
+        case ECONNREFUSED:
+                return "nobody listening (stale socket)";
+        case ESRCH:
+                return "daemon outside relinkd's PID namespace (run with hostPID)";
+        default:
+                return strerror(-r);
         }
-        if (!c->sock_path)
-                return -EREMOTE;
-        r = socket_peer_pid(c->sock_path, &pid);
-        if (r < 0)
-                return r;
-        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) pid);
-        snprintf(desc, desc_size, "pid %d", (int) pid);
-        return netns_open(path, ret_fd);
-}
-
-/* A short name for logs: ".../pods/<pod>/run/libvirt-sock" → "<pod>"; else the URI. */
-static void conn_label(const struct conn *c, char *buf, size_t size) {
-        const char *p = c->sock_path, *s;
-
-        if (p && (s = strstr(p, "/pods/"))) {
-                s += strlen("/pods/");
-                snprintf(buf, size, "%.*s", (int) strcspn(s, "/"), s);
-                return;
-        }
-        snprintf(buf, size, "%s", c->sock_path ? c->sock_path : c->uri);
 }
 
 static void conn_schedule_retry(struct conn *c);
 static void on_close(virConnectPtr vc, int reason, void *opaque);
-static void conn_open(void *opaque);
+static void conn_open(struct conn *c);
+static void conn_connected(struct conn *c, struct pod *p, const char *nsdesc, const char *uri);
 
 static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int detail, void *opaque) {
         struct conn *c = opaque;
         int64_t t = now_ms();
 
-        if (!c->pod)
+        if (c->dead || !c->pod)
                 return;
-        log_debug("conn=%s domain=%s event=%d detail=%d", c->pod->label, virDomainGetName(dom), event, detail);
+        log_debug("conn=%s domain=%s event=%d detail=%d", c->label, virDomainGetName(dom), event, detail);
         switch (event) {
         case VIR_DOMAIN_EVENT_RESUMED:
                 if (detail == VIR_DOMAIN_EVENT_RESUMED_MIGRATED)
@@ -135,8 +236,12 @@ static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int deta
                         domain_schedule(c->pod, dom, TRIGGER_POSTCOPY, t);
                 break;
         case VIR_DOMAIN_EVENT_STARTED:
+                log_info("conn=%s pod=%s domain=%s started", c->label, *c->pod_uid ? c->pod_uid : "-",
+                         virDomainGetName(dom));
                 if (detail == VIR_DOMAIN_EVENT_STARTED_BOOTED)
                         domain_schedule(c->pod, dom, TRIGGER_BOOTED, t);
+                else if (detail == VIR_DOMAIN_EVENT_STARTED_MIGRATED)
+                        domain_incoming(c->pod, dom);
                 break;
         case VIR_DOMAIN_EVENT_STOPPED:
                 action_domain_gone(c->pod, dom);
@@ -149,7 +254,7 @@ static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int deta
 static void on_device_removed(virConnectPtr vc, virDomainPtr dom, const char *alias, void *opaque) {
         struct conn *c = opaque;
 
-        if (c->pod)
+        if (!c->dead && c->pod)
                 action_device_removed(c->pod, dom, alias);
 }
 
@@ -160,12 +265,15 @@ static void conn_teardown(struct conn *c) {
         if (!p)
                 return;
         c->pod = NULL;
+        /* Each call releases the callback's reference through its freecb (a close callback that has
+         * fired already released it; unregistering it then fails harmlessly). */
         virConnectUnregisterCloseCallback(p->vc, on_close);
         virResetLastError();
         if (c->cb_lifecycle >= 0)
                 virConnectDomainEventDeregisterAny(p->vc, c->cb_lifecycle);
         if (c->cb_removed >= 0)
                 virConnectDomainEventDeregisterAny(p->vc, c->cb_removed);
+        virResetLastError();
         c->cb_lifecycle = c->cb_removed = -1;
         p->alive = false;
         action_pod_lost(p);
@@ -192,129 +300,406 @@ static void conn_closed_later(void *opaque) {
         struct stat st;
 
         c->close_timer = 0;
-        if (!c->pod)
-                return;
-        if (c->watched && c->sock_path && stat(c->sock_path, &st) < 0) {
+        if (c->dead || !c->pod)
+                goto out;
+        if (c->origin != ORIGIN_CONNECT && stat(c->sock_path, &st) < 0) {
                 /* The pod's daemon went away with its socket (pod deleted, or restarting): the rescan
                  * drops it or picks the new socket up. */
-                log_info("conn=%s daemon gone (socket removed)", c->pod->label);
+                log_info("conn=%s daemon gone (socket removed)", c->label);
                 conn_teardown(c);
-                return;
+                goto out;
         }
-        log_warn("conn=%s connection closed (%s), reconnecting", c->pod->label, close_reason_str(c->close_reason));
+        log_warn("conn=%s connection closed (%s), reconnecting", c->label, close_reason_str(c->close_reason));
         conn_teardown(c);
         c->backoff_ms = 0;
         conn_schedule_retry(c);
+out:
+        conn_unref(c);     /* the timer's reference */
 }
 
 static void on_close(virConnectPtr vc, int reason, void *opaque) {
         struct conn *c = opaque;
         int r;
 
-        c->close_reason = reason;
-        /* No libvirt calls from here: tear down from the loop. */
-        if (c->close_timer > 0)
+        /* No libvirt calls from here (it may run inside any libvirt call): tear down from the loop.
+         * libvirt drops this callback's reference right after it returns; the timer takes its own. */
+        if (c->dead)
                 return;
-        r = timer_after(0, conn_closed_later, c);
+        c->close_reason = reason;
+        r = conn_timer_start(c, &c->close_timer, 0, conn_closed_later);
         if (r < 0)
-                log_error("cannot schedule reconnect: %s", strerror(-r));
-        else
-                c->close_timer = r;
+                log_error("conn=%s cannot schedule reconnect: %s", c->label, strerror(-r));
+}
+
+static void conn_retry_fired(void *opaque) {
+        struct conn *c = opaque;
+
+        c->retry_timer = 0;
+        if (!c->dead)
+                conn_open(c);
+        conn_unref(c);     /* the timer's reference */
 }
 
 static void conn_schedule_retry(struct conn *c) {
         int r;
 
-        if (stopping || c->retry_timer > 0)
+        if (stopping || c->dead || c->retry_timer > 0)
                 return;
         c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
         if (c->backoff_ms > cfg->backoff_max_ms)
                 c->backoff_ms = cfg->backoff_max_ms;
-        r = timer_after(c->backoff_ms, conn_open, c);
+        r = conn_timer_start(c, &c->retry_timer, c->backoff_ms, conn_retry_fired);
         if (r < 0)
-                log_error("uri=%s cannot schedule reconnect: %s", c->uri, strerror(-r));
-        else
-                c->retry_timer = r;
+                log_error("conn=%s cannot schedule reconnect: %s", c->label, strerror(-r));
 }
 
-static void conn_open(void *opaque) {
-        struct conn *c = opaque;
-        _cleanup_close_ int ns_fd = -1;
-        char nsdesc[128] = "", label[128];
+/* A failed attempt: log it once per streak (debug afterwards), count it, retry with backoff. */
+static void conn_failed(struct conn *c, const char *what, const char *detail) {
+        relinkd_metrics.connect_failures++;
+        metrics_flush();
+        conn_schedule_retry(c);
+        if (!c->logged_failure)
+                log_warn("conn=%s %s: %s; retrying with backoff", c->label, what, detail);
+        else
+                log_debug("conn=%s %s: %s; retrying in %u ms", c->label, what, detail, c->backoff_ms);
+        c->logged_failure = true;
+}
+
+/* "dom1,dom2" of the daemon's running domains, "-" when none. */
+static void conn_log_domains(struct conn *c) {
+        virDomainPtr *doms = NULL;
+        char names[512] = "";
+        size_t o = 0;
+        int n = virConnectListAllDomains(c->pod->vc, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+
+        if (n < 0) {
+                log_debug("conn=%s cannot list domains: %s", c->label, virt_error());
+                return;
+        }
+        for (int i = 0; i < n; i++) {
+                const char *name = virDomainGetName(doms[i]);
+                int w = snprintf(names + o, sizeof(names) - o, "%s%s", o ? "," : "", name ? name : "?");
+
+                if (w > 0 && (size_t) w < sizeof(names) - o)
+                        o += (size_t) w;
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+        log_info("conn=%s pod=%s domains=%s", c->label, *c->pod_uid ? c->pod_uid : "-", o ? names : "-");
+}
+
+/*
+ * Opening a connection runs on a worker thread, one attempt per conn at a time: the socket probe,
+ * the netns and virConnectOpen (which blocks for as long as a daemon that accepted never answers).
+ * The thread hands its result back through a pipe the loop watches; everything after that (pod,
+ * callbacks, keepalive, reconcile) happens on the loop. An attempt holds a conn reference.
+ */
+struct attempt {
+        struct conn *c;
+        /* inputs, copied: the conn may change or be forgotten meanwhile */
+        char *uri;                   /* NULL: build the session URI from the alias */
+        char *sock_path;
+        char *netns_path;
+        char *link_path;             /* <alias_dir>/<n>: the symlink to the socket's directory, or NULL */
+        /* results */
         virConnectPtr vc;
-        struct pod *p;
+        int ns_fd;
+        pid_t pid;
+        int err;                     /* -errno of the failed step, 0 on success */
+        const char *failed;          /* which step failed */
+        char detail[256];
+        char uri_used[PATH_MAX + 64];
+        int64_t t_start;
+        bool overdue;                /* the deadline passed: logged and counted once */
+        int deadline_timer;          /* > 0: pending, holds a conn reference */
+};
+
+static int attempt_pipe[2] = { -1, -1 };
+static char *alias_dir;              /* private (0700) directory for the attempts' symlinks, or NULL */
+static unsigned long attempt_seq;
+static int attempt_watch = -1;
+static unsigned attempts_running;
+
+static void attempt_free(struct attempt *a) {
+        if (!a)
+                return;
+        if (a->vc)
+                virConnectClose(a->vc);
+        if (a->ns_fd >= 0)
+                close(a->ns_fd);
+        free(a->uri);
+        free(a->sock_path);
+        free(a->netns_path);
+        free(a->link_path);
+        free(a);
+}
+
+static int attempt_fail(struct attempt *a, const char *step, int err, const char *detail) {
+        a->failed = step;
+        a->err = err;
+        snprintf(a->detail, sizeof(a->detail), "%s", detail);
+        return err;
+}
+
+/* The worker: probe, netns, virConnectOpen. Touches nothing but *a and its own link. */
+static int attempt_run(struct attempt *a) {
+        char dir[PATH_MAX], name[NAME_MAX + 1], alias[108], via[PATH_MAX];
+        _cleanup_close_ int dir_fd = -1;
+        struct stat st;
         int r;
 
-        c->retry_timer = 0;
-        if (c->pod || stopping)
+        if (a->sock_path) {
+                r = path_split(a->sock_path, dir, sizeof(dir), name, sizeof(name));
+                if (r == 0 && a->link_path) {
+                        /* a short symlink to the socket's directory: pins nothing, even while libvirt's
+                         * open hangs on a daemon that never answers */
+                        r = symlink(dir, a->link_path) < 0 ? -errno : 0;
+                        if (r == 0)
+                                snprintf(via, sizeof(via), "%s", a->link_path);
+                } else if (r == 0) {
+                        /* no private directory for links: the directory's fd, held for the attempt */
+                        dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                        r = dir_fd < 0 ? -errno : 0;
+                        if (r == 0)
+                                snprintf(via, sizeof(via), "/proc/self/fd/%d", dir_fd);
+                }
+                if (r == 0)
+                        r = socket_alias(via, name, alias, sizeof(alias));
+                if (r == 0)
+                        r = stat(alias, &st) < 0 ? -errno : S_ISSOCK(st.st_mode) ? 0 : -ENOTSOCK;
+                if (r < 0)
+                        return attempt_fail(a, "cannot open its socket", r, strerror(-r));
+        }
+        if (a->netns_path) {
+                r = netns_open(a->netns_path, &a->ns_fd);
+                if (r < 0)
+                        return attempt_fail(a, "cannot open its netns", r, strerror(-r));
+        } else if (!a->sock_path) {
+                return attempt_fail(a, "cannot find its pod netns", -EREMOTE, "remote URI without --netns");
+        } else {
+                char path[64];
+
+                r = socket_peer_pid(alias, &a->pid);
+                if (r < 0)
+                        return attempt_fail(a, "socket peer probe failed", r, probe_strerror(r));
+                snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) a->pid);
+                r = netns_open(path, &a->ns_fd);
+                if (r < 0)
+                        return attempt_fail(a, "cannot open the daemon's netns", r, strerror(-r));
+        }
+        if (a->uri)
+                r = strcpy_bounded(a->uri_used, sizeof(a->uri_used), a->uri);
+        else
+                r = launcher_uri(alias, a->uri_used, sizeof(a->uri_used));
+        if (r < 0)
+                return attempt_fail(a, "cannot build its URI", r, strerror(-r));
+        a->vc = virConnectOpen(a->uri_used);
+        if (!a->vc)
+                return attempt_fail(a, "cannot connect", -EIO, virt_error());
+        return 0;    /* the link goes and dir_fd closes now: libvirt never reopens the path */
+}
+
+static void *attempt_thread(void *opaque) {
+        struct attempt *a = opaque;
+        ssize_t n;
+
+        (void) attempt_run(a);
+        if (a->link_path)
+                (void) unlink(a->link_path);
+        do
+                n = write(attempt_pipe[1], &a, sizeof(a));
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t) sizeof(a))
+                abort();     /* the loop would wait for this attempt forever */
+        return NULL;
+}
+
+static void conn_attempt_finish(struct attempt *a);
+
+/* Attempts handed back by their threads, from the loop. */
+static void on_attempt_done(int watch, int fd, int events, void *opaque) {
+        struct attempt *a;
+
+        while (read(fd, &a, sizeof(a)) == (ssize_t) sizeof(a))
+                conn_attempt_finish(a);
+}
+
+static void attempt_deadline_fired(void *opaque) {
+        struct conn *c = opaque;
+        struct attempt *a = c->attempt;
+
+        if (a) {
+                a->deadline_timer = 0;
+                if (!c->dead) {
+                        a->overdue = true;
+                        relinkd_metrics.connect_failures++;
+                        metrics_flush();
+                        log_warn("conn=%s still connecting after %d ms (daemon not answering); the other "
+                                 "launchers are not held up", c->label, CONNECT_DEADLINE_MS);
+                }
+        }
+        conn_unref(c);     /* the timer's reference */
+}
+
+static void conn_open(struct conn *c) {
+        struct attempt *a;
+        pthread_attr_t attr;
+        sigset_t all, old;
+        pthread_t t;
+        int r;
+
+        if (c->dead || c->pod || c->attempt || stopping)
                 return;
-        conn_label(c, label, sizeof(label));
-        r = conn_netns(c, &ns_fd, nsdesc, sizeof(nsdesc));
+        a = calloc(1, sizeof(*a));
+        if (!a) {
+                conn_failed(c, "cannot connect", strerror(ENOMEM));
+                return;
+        }
+        a->ns_fd = -1;
+        a->t_start = now_ms();
+        if ((c->origin == ORIGIN_CONNECT && !(a->uri = strdup(c->uri))) ||
+            (c->sock_path && !(a->sock_path = strdup(c->sock_path))) ||
+            (c->netns_path && !(a->netns_path = strdup(c->netns_path)))) {
+                attempt_free(a);
+                conn_failed(c, "cannot connect", strerror(ENOMEM));
+                return;
+        }
+        if (c->sock_path && alias_dir && asprintf(&a->link_path, "%s/%lu", alias_dir, ++attempt_seq) < 0) {
+                a->link_path = NULL;
+                attempt_free(a);
+                conn_failed(c, "cannot connect", strerror(ENOMEM));
+                return;
+        }
+        r = -pthread_attr_init(&attr);
+        if (r == 0) {
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                /* Signals stay with the loop thread (SIGTERM must reach it). */
+                sigfillset(&all);
+                pthread_sigmask(SIG_SETMASK, &all, &old);
+                r = -pthread_create(&t, &attr, attempt_thread, a);
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                pthread_attr_destroy(&attr);
+        }
         if (r < 0) {
-                if (!c->logged_failure)
-                        log_warn("conn=%s cannot find its pod netns (%s): %s; retrying", label,
-                                 c->netns_path ? c->netns_path : "socket peer", strerror(-r));
-                c->logged_failure = true;
-                relinkd_metrics.connect_failures++;
-                conn_schedule_retry(c);
+                attempt_free(a);
+                conn_failed(c, "cannot start a connection attempt", strerror(-r));
                 return;
         }
-        vc = virConnectOpen(c->uri);
-        if (!vc) {
-                if (!c->logged_failure)
-                        log_warn("conn=%s cannot connect to '%s': %s; retrying with backoff", label, c->uri,
-                                 virt_error());
-                c->logged_failure = true;
-                relinkd_metrics.connect_failures++;
-                conn_schedule_retry(c);
-                return;
+        a->c = conn_ref(c);
+        c->attempt = a;
+        attempts_running++;
+        r = conn_timer_start(c, &a->deadline_timer, CONNECT_DEADLINE_MS, attempt_deadline_fired);
+        if (r < 0)
+                log_warn("conn=%s no connect deadline: %s", c->label, strerror(-r));
+}
+
+static void conn_attempt_finish(struct attempt *a) {
+        struct conn *c = a->c;
+        struct pod *p;
+        char nsdesc[PATH_MAX + 16];
+        int r;
+
+        attempts_running--;
+        c->attempt = NULL;
+        conn_timer_cancel(c, &a->deadline_timer);
+        if (c->dead || stopping)
+                goto out;
+        if (a->overdue)
+                log_info("conn=%s connection attempt returned after %lld ms", c->label,
+                         (long long) (now_ms() - a->t_start));
+        if (a->failed) {
+                conn_failed(c, a->failed, a->detail);
+                goto out;
         }
-        p = pod_new(vc, ns_fd, label);
+        p = pod_new(a->vc, a->ns_fd, c->label);
         if (!p) {
-                virConnectClose(vc);
-                conn_schedule_retry(c);
-                return;
+                conn_failed(c, "cannot connect", strerror(ENOMEM));
+                goto out;
         }
-        ns_fd = -1;          /* the pod owns it now */
+        a->vc = NULL;        /* the pod owns both now */
+        a->ns_fd = -1;
         r = netns_identity(p->ns_fd, &p->ns_dev, &p->ns_ino);
         if (r < 0) {
                 pod_unref(p);
-                conn_schedule_retry(c);
-                return;
+                conn_failed(c, "cannot identify its netns", strerror(-r));
+                goto out;
         }
+        if (c->netns_path)
+                snprintf(nsdesc, sizeof(nsdesc), "path=%s", c->netns_path);
+        else
+                snprintf(nsdesc, sizeof(nsdesc), "peer_pid=%d", (int) a->pid);
+        conn_connected(c, p, nsdesc, a->uri_used);
+out:
+        attempt_free(a);
+        conn_unref(c);       /* the attempt's reference */
+}
+
+/* An open connection becomes the conn's: keepalive, close callback, events, then reconcile. */
+static void conn_connected(struct conn *c, struct pod *p, const char *nsdesc, const char *uri) {
+        virConnectPtr vc = p->vc;
+
         if (virConnectSetKeepAlive(vc, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
-                log_warn("conn=%s keepalive not supported: %s", label, virt_error());
-        if (virConnectRegisterCloseCallback(vc, on_close, c, NULL) < 0)
-                log_warn("conn=%s no close callback: %s", label, virt_error());
+                log_warn("conn=%s keepalive not supported: %s", c->label, virt_error());
+        /* Every registration hands libvirt a reference, released by conn_unref_cb; a failed one never
+         * took it (libvirt calls no freecb then), so it is dropped here. */
+        if (virConnectRegisterCloseCallback(vc, on_close, conn_ref(c), conn_unref_cb) < 0) {
+                conn_ref_drop(c);
+                log_warn("conn=%s no close callback: %s", c->label, virt_error());
+        }
         c->pod = p;
         c->cb_lifecycle = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), c, NULL);
+                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), conn_ref(c),
+                                                           conn_unref_cb);
+        if (c->cb_lifecycle < 0)
+                conn_ref_drop(c);
         c->cb_removed = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-                                                         VIR_DOMAIN_EVENT_CALLBACK(on_device_removed), c, NULL);
+                                                         VIR_DOMAIN_EVENT_CALLBACK(on_device_removed), conn_ref(c),
+                                                         conn_unref_cb);
+        if (c->cb_removed < 0)
+                conn_ref_drop(c);
         if (c->cb_lifecycle < 0 || c->cb_removed < 0) {
-                log_warn("conn=%s cannot register domain events: %s; reconnecting", label, virt_error());
+                log_warn("conn=%s cannot register domain events: %s; reconnecting", c->label, virt_error());
                 conn_teardown(c);
                 conn_schedule_retry(c);
                 return;
         }
         c->backoff_ms = 0;
         c->logged_failure = false;
-        log_info("conn=%s connected uri=%s netns=%s (dev %llu ino %llu)", label, c->uri, nsdesc,
-                 (unsigned long long) p->ns_dev, (unsigned long long) p->ns_ino);
+        log_info("conn=%s connected pod=%s %s netns=%llu:%llu socket=%s uri=%s", c->label,
+                 *c->pod_uid ? c->pod_uid : "-", nsdesc, (unsigned long long) p->ns_dev,
+                 (unsigned long long) p->ns_ino, c->sock_path ? c->sock_path : "-", uri);
         update_gauges();
-        pod_reconcile(p);
+        conn_log_domains(c);
+        if (c->pod)
+                pod_reconcile(c->pod);
 }
 
-static struct conn *conn_add(const char *uri, const char *netns, const char *sock_path, bool watched) {
+/* A short name for logs: the pod UID of a kubelet path; ".../pods/<pod>/..." → "<pod>"; else the
+ * socket path or the URI. */
+static void conn_set_label(struct conn *c) {
+        const char *p = c->sock_path, *s;
+
+        if (*c->pod_uid)
+                snprintf(c->label, sizeof(c->label), "%s", c->pod_uid);
+        else if (p && (s = strstr(p, "/pods/"))) {
+                s += strlen("/pods/");
+                snprintf(c->label, sizeof(c->label), "%.*s", (int) strcspn(s, "/"), s);
+        } else
+                snprintf(c->label, sizeof(c->label), "%s", p ? p : c->uri);
+}
+
+/* A new listed conn (the list holds its first reference). */
+static struct conn *conn_add(enum conn_origin origin, const char *uri, const char *netns, const char *sock_path) {
         struct conn *c = calloc(1, sizeof(*c));
-        char path[4096];
+        char path[PATH_MAX];
         int r;
 
         if (!c)
                 return NULL;
+        c->refs = 1;
+        c->origin = origin;
         c->cb_lifecycle = c->cb_removed = -1;
-        c->watched = watched;
-        c->uri = strdup(uri);
+        c->uri = uri ? strdup(uri) : NULL;
         c->netns_path = netns ? strdup(netns) : NULL;
         if (sock_path)
                 c->sock_path = strdup(sock_path);
@@ -323,106 +708,246 @@ static struct conn *conn_add(const char *uri, const char *netns, const char *soc
         else if (!netns)
                 log_warn("uri=%s: %s; give --netns for it", uri,
                          r == -EREMOTE ? "remote URI, its netns cannot be found from a socket" : strerror(-r));
+        if ((uri && !c->uri) || (netns && !c->netns_path) || (sock_path && !c->sock_path)) {
+                conn_unref(c);
+                return NULL;
+        }
+        if (c->sock_path)
+                (void) kubelet_pod_uid(c->sock_path, c->pod_uid, sizeof(c->pod_uid));
+        conn_set_label(c);
         c->next = conns;
         conns = c;
         return c;
 }
 
-static void conn_free(struct conn *c) {
-        if (!c)
-                return;
-        timer_cancel(&c->retry_timer);
-        timer_cancel(&c->close_timer);
+/* Unlink c from the list (the caller already did) and let go of it; see the lifetime rule above. */
+static void conn_forget(struct conn *c) {
+        c->dead = true;
+        if (c->attempt)      /* the attempt itself finishes (and lets go) when its thread returns */
+                conn_timer_cancel(c, &c->attempt->deadline_timer);
+        conn_timer_cancel(c, &c->retry_timer);
+        conn_timer_cancel(c, &c->close_timer);
         conn_teardown(c);
-        free(c->uri);
-        free(c->netns_path);
-        free(c->sock_path);
-        free(c);
+        conn_unref(c);     /* the list's reference */
+}
+
+static const char *origin_str(enum conn_origin o) {
+        switch (o) {
+        case ORIGIN_CONNECT:
+                return "connect";
+        case ORIGIN_WATCH:
+                return "watch";
+        case ORIGIN_KUBEVIRT:
+                return "kubevirt";
+        }
+        return "?";
+}
+
+/* A socket found by a rescan: match it to a followed daemon by path, then by the socket file's identity
+ * (another name or mount of a socket already followed), else follow it. */
+static void found_socket(const char *path, enum conn_origin origin) {
+        struct stat st;
+        struct conn *c;
+
+        if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+                return;
+        for (c = conns; c; c = c->next)
+                if (c->origin != ORIGIN_CONNECT && streq(c->sock_path, path))
+                        break;
+        if (!c)
+                for (c = conns; c; c = c->next)
+                        if (c->origin != ORIGIN_CONNECT && c->cur_ino && c->cur_dev == (uint64_t) st.st_dev &&
+                            c->cur_ino == (uint64_t) st.st_ino) {
+                                if (!c->seen)
+                                        log_debug("conn=%s socket %s is another name of %s", c->label, path,
+                                                  c->sock_path);
+                                break;
+                        }
+        if (c) {
+                c->seen = true;
+                /* Closed with its socket gone, and the socket is back: reconnect. */
+                if (!c->pod && c->retry_timer == 0 && c->close_timer == 0)
+                        conn_open(c);
+                return;
+        }
+        c = conn_add(origin, NULL, NULL, path);
+        if (!c) {
+                log_error("socket %s: %s", path, strerror(ENOMEM));
+                return;
+        }
+        c->seen = true;
+        c->cur_dev = (uint64_t) st.st_dev;
+        c->cur_ino = (uint64_t) st.st_ino;
+        log_info("conn=%s discovered pod=%s socket=%s via=%s", c->label, *c->pod_uid ? c->pod_uid : "-", path,
+                 origin_str(origin));
+        conn_open(c);
+}
+
+/* --kubevirt: <root>/pods/<uid>/volumes/kubernetes.io~empty-dir/libvirt-runtime/<name>. */
+static void scan_kubelet(void) {
+        char dir[PATH_MAX];
+        DIR *d;
+        struct dirent *de;
+
+        snprintf(dir, sizeof(dir), "%s/pods", cfg->kubelet_root);
+        d = opendir(dir);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                for (size_t i = 0; i < ARRAY_SIZE(launcher_socket_names); i++) {
+                        char path[PATH_MAX];
+                        int n = snprintf(path, sizeof(path), "%s/%s/%s/%s", dir, de->d_name, KUBELET_LIBVIRT_RUNTIME,
+                                         launcher_socket_names[i]);
+
+                        if (n > 0 && (size_t) n < sizeof(path))
+                                found_socket(path, ORIGIN_KUBEVIRT);
+                }
+        }
+        closedir(d);
 }
 
 static void rescan(void *opaque) {
         rescan_timer = 0;
-        for (struct conn *c = conns; c; c = c->next)
+        for (struct conn *c = conns; c; c = c->next) {
+                struct stat st;
+
                 c->seen = false;
+                c->cur_dev = c->cur_ino = 0;
+                if (c->origin != ORIGIN_CONNECT && stat(c->sock_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+                        c->cur_dev = (uint64_t) st.st_dev;
+                        c->cur_ino = (uint64_t) st.st_ino;
+                }
+        }
+        if (cfg->kubevirt)
+                scan_kubelet();
         for (size_t w = 0; w < cfg->n_watch; w++) {
                 glob_t g = {};
 
-                if (glob(cfg->watch[w], GLOB_NOSORT, NULL, &g) != 0) {
-                        globfree(&g);
-                        continue;
-                }
-                for (size_t i = 0; i < g.gl_pathc; i++) {
-                        const char *path = g.gl_pathv[i];
-                        struct stat st;
-                        struct conn *c;
-                        char *uri;
-
-                        if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-                                continue;
-                        for (c = conns; c; c = c->next)
-                                if (c->watched && c->sock_path && streq(c->sock_path, path))
-                                        break;
-                        if (c) {
-                                c->seen = true;
-                                /* Closed with its socket gone, and the socket is back: reconnect. */
-                                if (!c->pod && c->retry_timer == 0 && c->close_timer == 0)
-                                        conn_open(c);
-                                continue;
-                        }
-                        if (asprintf(&uri, "qemu+unix:///system?socket=%s", path) < 0)
-                                continue;
-                        c = conn_add(uri, NULL, path, true);
-                        free(uri);
-                        if (!c)
-                                continue;
-                        c->seen = true;
-                        log_info("watch: new socket %s", path);
-                        conn_open(c);
-                }
+                if (glob(cfg->watch[w], 0, NULL, &g) == 0)
+                        for (size_t i = 0; i < g.gl_pathc; i++)
+                                found_socket(g.gl_pathv[i], ORIGIN_WATCH);
                 globfree(&g);
         }
-        /* Drop watched sockets that vanished. */
+        /* Drop the found sockets that vanished. */
         for (struct conn **pc = &conns; *pc;) {
                 struct conn *c = *pc;
 
-                if (c->watched && !c->seen) {
-                        log_info("watch: socket %s is gone, dropping it", c->sock_path);
+                if (c->origin != ORIGIN_CONNECT && !c->seen) {
+                        log_info("conn=%s pod=%s socket %s is gone, dropping it", c->label,
+                                 *c->pod_uid ? c->pod_uid : "-", c->sock_path);
                         *pc = c->next;
-                        conn_free(c);
+                        conn_forget(c);
                         continue;
                 }
                 pc = &c->next;
         }
         update_gauges();
-        if (!stopping && cfg->n_watch > 0) {
+        if (!stopping) {
                 int r = timer_after(cfg->rescan_ms, rescan, NULL);
                 if (r > 0)
                         rescan_timer = r;
+                else
+                        log_error("cannot schedule the rescan: %s", strerror(-r));
         }
+}
+
+/* The private directory for socket symlinks: $RUNTIME_DIRECTORY (systemd), else /run, else /tmp. */
+static void alias_dir_create(void) {
+        const char *env = getenv("RUNTIME_DIRECTORY");
+        const char *bases[] = { env && *env == '/' ? env : NULL, "/run", "/tmp" };
+
+        for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
+                char *t;
+
+                if (!bases[i] || asprintf(&t, "%s/relinkd.XXXXXX", bases[i]) < 0)
+                        continue;
+                if (mkdtemp(t)) {     /* mode 0700 */
+                        alias_dir = t;
+                        return;
+                }
+                free(t);
+        }
+        log_warn("no private directory for socket links (%s): long socket paths are reached through "
+                 "/proc/self/fd, which holds the socket's directory open during each connection attempt",
+                 strerror(errno));
+}
+
+static void alias_dir_remove(void) {
+        DIR *d;
+        struct dirent *de;
+
+        if (!alias_dir)
+                return;
+        /* links of attempts still blocked go too: their connect() is long done */
+        d = opendir(alias_dir);
+        if (d) {
+                while ((de = readdir(d)))
+                        if (de->d_name[0] != '.')
+                                (void) unlinkat(dirfd(d), de->d_name, 0);
+                closedir(d);
+        }
+        (void) rmdir(alias_dir);
+        free(alias_dir);
+        alias_dir = NULL;
 }
 
 int conns_start(const struct opts *o) {
         cfg = o;
+        alias_dir_create();
+        if (pipe2(attempt_pipe, O_CLOEXEC) < 0 || fcntl(attempt_pipe[0], F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
+        attempt_watch = virEventAddHandle(attempt_pipe[0], VIR_EVENT_HANDLE_READABLE, on_attempt_done, NULL, NULL);
+        if (attempt_watch < 0)
+                return -EIO;
         for (size_t i = 0; i < o->n_connect; i++) {
-                struct conn *c = conn_add(o->connect[i].uri, o->connect[i].netns, NULL, false);
+                struct conn *c = conn_add(ORIGIN_CONNECT, o->connect[i].uri, o->connect[i].netns, NULL);
                 if (!c)
                         return -ENOMEM;
         }
+        if (o->kubevirt) {
+                char dir[PATH_MAX];
+                struct stat st;
+
+                snprintf(dir, sizeof(dir), "%s/pods", o->kubelet_root);
+                if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                        log_warn("kubevirt: '%s' is not a directory (yet): no launchers until it is", dir);
+                log_info("kubevirt: following launchers under %s/<pod-uid>/%s/{%s,%s}", dir, KUBELET_LIBVIRT_RUNTIME,
+                         launcher_socket_names[0], launcher_socket_names[1]);
+        }
         for (struct conn *c = conns; c; c = c->next)
                 conn_open(c);
-        if (o->n_watch > 0)
+        if (o->n_watch > 0 || o->kubevirt)
                 rescan(NULL);
         update_gauges();
         return 0;
 }
 
 void conns_stop(void) {
+        int64_t end = now_ms() + STOP_ATTEMPTS_WAIT_MS;
+
         stopping = true;
         timer_cancel(&rescan_timer);
         while (conns) {
                 struct conn *c = conns;
                 conns = c->next;
-                conn_free(c);
+                conn_forget(c);
         }
+        /* Attempts still running: let the quick ones finish so they are freed; one stuck on a daemon
+         * that never answers is left to the process exit. */
+        while (attempts_running > 0 && now_ms() < end) {
+                struct pollfd pfd = { .fd = attempt_pipe[0], .events = POLLIN };
+
+                if (poll(&pfd, 1, (int) (end - now_ms())) <= 0)
+                        break;
+                on_attempt_done(attempt_watch, attempt_pipe[0], VIR_EVENT_HANDLE_READABLE, NULL);
+        }
+        if (attempts_running > 0)
+                log_warn("%u connection attempt(s) still blocked in a daemon that does not answer", attempts_running);
+        if (attempt_watch >= 0)
+                virEventRemoveHandle(attempt_watch);
+        attempt_watch = -1;
+        alias_dir_remove();
         update_gauges();
 }

@@ -227,6 +227,113 @@ enum action decide(const struct nic_identity *had, const char *live_mac, const s
         return ACTION_NONE;
 }
 
+static void mac_lower(char out[18], const char *mac) {
+        snprintf(out, 18, "%s", mac ? mac : "");
+        for (char *p = out; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                        *p = (char) (*p - 'A' + 'a');
+}
+
+bool served_probe_needed(const char *nic_mac, const char *rec_mac) {
+        return nic_mac && *nic_mac && rec_mac && *rec_mac && strcasecmp(nic_mac, rec_mac) != 0;
+}
+
+static const char *answer_str(enum probe_answer a) {
+        switch (a) {
+        case PROBE_NOT_RUN:
+                return "not-run";
+        case PROBE_IMPOSSIBLE:
+                return "impossible";
+        case PROBE_UNANSWERED:
+                return "unanswered";
+        case PROBE_ANSWERED:
+                return "answered";
+        }
+        return "?";
+}
+
+const char *served_to_string(enum served s) {
+        switch (s) {
+        case SERVED_NOT_PROBED:
+                return "-";
+        case SERVED_NIC:
+                return "nic";
+        case SERVED_RECORD:
+                return "record";
+        case SERVED_BOTH:
+                return "both";
+        case SERVED_NONE:
+                return "none";
+        case SERVED_UNKNOWN:
+                return "unknown";
+        case _SERVED_MAX:
+                break;
+        }
+        return "?";
+}
+
+void decide_served(const struct served_in *in, struct served_decision *ret) {
+        const char *base_reason = in->base_reason ? in->base_reason : "";
+        char ms[32] = "";
+        bool nic, rec;
+
+        memset(ret, 0, sizeof(*ret));
+        if (in->probe_ms >= 0)
+                snprintf(ms, sizeof(ms), " probe_ms=%d", in->probe_ms);
+
+        if (!served_probe_needed(in->nic_mac, in->rec_mac)) {
+                const char *why = !in->rec_mac || !*in->rec_mac ? "the record has no mac"
+                                  : !in->nic_mac || !*in->nic_mac ? "the nic's mac is unknown"
+                                  : "record mac = nic mac";
+
+                ret->kind = in->base;
+                ret->served = SERVED_NOT_PROBED;
+                mac_lower(ret->mac_new, in->nic_mac && *in->nic_mac ? in->nic_mac : in->rec_mac);
+                snprintf(ret->reason, sizeof(ret->reason), "%s", base_reason);
+                snprintf(ret->evidence, sizeof(ret->evidence), "served=- probe=\"not needed: %s\"", why);
+                return;
+        }
+
+        nic = in->nic == PROBE_ANSWERED;
+        rec = in->rec == PROBE_ANSWERED;
+        if (rec && !nic) {
+                /* The server answers the record's MAC only: the guest must get it. */
+                ret->kind = ACTION_REATTACH;
+                ret->served = SERVED_RECORD;
+                mac_lower(ret->mac_new, in->rec_mac);
+                mac_lower(ret->mac_alt, in->nic_mac);
+                snprintf(ret->reason, sizeof(ret->reason), "mac %s → %s", ret->mac_alt, ret->mac_new);
+                snprintf(ret->evidence, sizeof(ret->evidence), "served=record probe=nic:%s,record:%s%s",
+                         answer_str(in->nic), answer_str(in->rec), ms);
+                return;
+        }
+
+        /* Keep the MAC: served, or the fallback. */
+        ret->kind = in->base;
+        mac_lower(ret->mac_new, in->nic_mac);
+        snprintf(ret->reason, sizeof(ret->reason), "%s", base_reason);
+        if (nic) {
+                /* Both answered: the record's MAC would work too, so it stays the alternative. */
+                if (rec)
+                        mac_lower(ret->mac_alt, in->rec_mac);
+                ret->served = rec ? SERVED_BOTH : SERVED_NIC;
+                snprintf(ret->evidence, sizeof(ret->evidence), "served=%s probe=nic:%s,record:%s%s",
+                         served_to_string(ret->served), answer_str(in->nic), answer_str(in->rec), ms);
+                return;
+        }
+        mac_lower(ret->mac_alt, in->rec_mac);
+        ret->served = in->nic == PROBE_UNANSWERED && in->rec == PROBE_UNANSWERED ? SERVED_NONE : SERVED_UNKNOWN;
+        if (ret->served == SERVED_UNKNOWN)
+                snprintf(ret->evidence, sizeof(ret->evidence),
+                         "served=unknown probe=\"%s: %s\"%s fallback=keep-mac", in->nic == PROBE_NOT_RUN ||
+                         in->rec == PROBE_NOT_RUN ? "not run" : "impossible",
+                         in->probe_error && *in->probe_error ? in->probe_error : "no reason given", ms);
+        else
+                snprintf(ret->evidence, sizeof(ret->evidence),
+                         "served=none probe=nic:%s,record:%s%s fallback=keep-mac", answer_str(in->nic),
+                         answer_str(in->rec), ms);
+}
+
 const char *action_to_string(enum action a) {
         switch (a) {
         case ACTION_NONE:

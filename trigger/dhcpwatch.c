@@ -50,6 +50,7 @@ int dhcp_parse_frame(const uint8_t *frame, size_t len, struct dhcp_seen *ret) {
         /* Ethernet, up to two 802.1Q / 802.1ad tags */
         if (len < off + 2)
                 return -EINVAL;
+        memcpy(seen.eth_src, p + 6, 6);
         type = get16(p + off);
         for (int tags = 0; type == ETH_P_8021Q || type == ETH_P_8021AD; tags++) {
                 if (tags == MAX_VLAN_TAGS || len < off + 6)
@@ -92,6 +93,8 @@ int dhcp_parse_frame(const uint8_t *frame, size_t len, struct dhcp_seen *ret) {
                 return -EINVAL;
         if (get32(p + BOOTP_FIXED) != BOOTP_COOKIE)
                 return -EINVAL;
+        seen.op = p[0];
+        seen.xid = get32(p + 4);
         snprintf(seen.chaddr, sizeof(seen.chaddr), "%02x:%02x:%02x:%02x:%02x:%02x",
                  p[28], p[29], p[30], p[31], p[32], p[33]);
         ip4_format(p + 16, seen.yiaddr);
@@ -198,14 +201,18 @@ int dhcpwatch_read(int fd, struct dhcp_seen *ret) {
         uint8_t buf[9216];
 
         for (;;) {
-                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                struct sockaddr_ll from = {};
+                socklen_t from_len = sizeof(from);
+                ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *) &from, &from_len);
 
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
                         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
                 }
-                if (dhcp_parse_frame(buf, (size_t) n, ret) == 0)
+                if (dhcp_parse_frame(buf, (size_t) n, ret) == 0) {
+                        ret->to_guest = from.sll_pkttype == PACKET_OUTGOING;
                         return 0;
+                }
         }
 }

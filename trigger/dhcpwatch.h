@@ -2,6 +2,7 @@
 /* Observe the guest's DHCP on the pod side: a packet socket in the pod netns. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,11 @@ struct dhcp_seen {
         char yiaddr[16];         /* "" when 0.0.0.0 */
         char requested[16];      /* option 50, "" when absent */
         char server_id[16];      /* option 54, "" when absent (addition) */
+        uint8_t op;              /* BOOTP op: 1 request, 2 reply */
+        uint32_t xid;            /* transaction ID, host order */
+        uint8_t eth_src[6];      /* Ethernet source address of the frame */
+        bool to_guest;           /* dhcpwatch_read: the frame left through the tap, i.e. went to the
+                                  * guest (PACKET_OUTGOING); false for the guest's own frames */
 };
 
 /* Ethernet (optionally 802.1Q) / IPv4 / UDP 67|68 / BOOTP+cookie. 0 or -EINVAL if not DHCP. */
@@ -27,5 +33,6 @@ int dhcp_parse_frame(const uint8_t *frame, size_t len, struct dhcp_seen *ret);
 /* AF_PACKET + BPF udp 67/68 on ifname inside netns_fd, nonblocking, cloexec; ifname is resolved in that
  * netns (-ENODEV when absent). The calling thread's netns is restored (netns_leave). 0 or -errno. */
 int dhcpwatch_open(int netns_fd, const char *ifname, int *ret_fd);
-/* Next DHCP frame; non-DHCP frames are skipped. 0, -EAGAIN when nothing pending, or -errno. */
+/* Next DHCP frame (with its direction); non-DHCP frames are skipped. 0, -EAGAIN when nothing
+ * pending, or -errno. */
 int dhcpwatch_read(int fd, struct dhcp_seen *ret);

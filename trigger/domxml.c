@@ -229,3 +229,18 @@ int ifxml_strip_alias(const char *iface_xml, char **ret) {
         }
         return xml_dump(doc, root, ret);
 }
+
+int ifxml_drop_target(const char *iface_xml, char **ret) {
+        _cleanup_doc_ xmlDocPtr doc = NULL;
+        xmlNodePtr root, c;
+        int r;
+
+        r = parse_iface(iface_xml, &doc, &root);
+        if (r < 0)
+                return r;
+        while ((c = child(root, "target"))) {
+                xmlUnlinkNode(c);
+                xmlFreeNode(c);
+        }
+        return xml_dump(doc, root, ret);
+}

@@ -106,8 +106,8 @@ int main(int argc, char **argv) {
         if (r < 0)
                 log_warn("cannot write metrics file '%s': %s", o.metrics_file, strerror(-r));
 
-        log_info("started state_dir=%s connect=%zu watch=%zu hold_ms=%u verify_ms=%u reattach_verify_ms=%u "
-                 "detach_timeout_ms=%u%s%s", o.state_dir, o.n_connect, o.n_watch, o.hold_ms, o.verify_flap_ms,
+        log_info("started state_dir=%s kubevirt=%s connect=%zu watch=%zu hold_ms=%u verify_ms=%u reattach_verify_ms=%u "
+                 "detach_timeout_ms=%u%s%s", o.state_dir, o.kubevirt ? o.kubelet_root : "no", o.n_connect, o.n_watch, o.hold_ms, o.verify_flap_ms,
                  o.verify_reattach_ms, o.detach_timeout_ms, o.no_escalate ? " no_escalate" : "",
                  o.dry_run ? " dry_run" : "");
         r = conns_start(&o);

@@ -117,6 +117,11 @@ int metrics_render(const struct metrics *m, char **ret) {
         for (size_t d = 0; d < ARRAY_SIZE(decisions); d++)
                 put(&b, "relinkd_decisions_total{decision=\"%s\"} %llu\n", action_to_string(decisions[d]),
                     (unsigned long long) m->decisions[decisions[d]]);
+        put(&b, "# HELP relinkd_served_mac_total Decisions that probed which MAC the pod's DHCP server "
+                "answers, by outcome.\n# TYPE relinkd_served_mac_total counter\n");
+        for (int s = SERVED_NIC; s < _SERVED_MAX; s++)
+                put(&b, "relinkd_served_mac_total{served=\"%s\"} %llu\n", served_to_string((enum served) s),
+                    (unsigned long long) m->served[s]);
         put_histogram(&b, "relinkd_renewal_seconds",
                       "Time from the migration completion event to the guest's verified DHCP renewal.",
                       &m->renewal);
@@ -131,6 +136,20 @@ int metrics_render(const struct metrics *m, char **ret) {
         put(&b, "# HELP relinkd_connect_failures_total Failed attempts to open a libvirt connection.\n"
                 "# TYPE relinkd_connect_failures_total counter\nrelinkd_connect_failures_total %llu\n",
             (unsigned long long) m->connect_failures);
+        put(&b, "# HELP relinkd_nics_missing Guest NICs relinkd unplugged and has not put back yet (0 at rest).\n"
+                "# TYPE relinkd_nics_missing gauge\nrelinkd_nics_missing %u\n", m->nics_missing);
+        put(&b, "# HELP relinkd_late_releases_total NICs the guest released after the unplug deadline.\n"
+                "# TYPE relinkd_late_releases_total counter\nrelinkd_late_releases_total %llu\n",
+            (unsigned long long) m->late_releases);
+        put(&b, "# HELP relinkd_recovered_late_total Actions reported FAILED that later ended verified.\n"
+                "# TYPE relinkd_recovered_late_total counter\nrelinkd_recovered_late_total %llu\n",
+            (unsigned long long) m->recovered_late);
+        put(&b, "# HELP relinkd_unplug_reasks_total Unplug requests repeated while the guest had not released.\n"
+                "# TYPE relinkd_unplug_reasks_total counter\nrelinkd_unplug_reasks_total %llu\n",
+            (unsigned long long) m->unplug_reasks);
+        put(&b, "# HELP relinkd_attach_fallbacks_total New NICs that could not be attached (the old one put back).\n"
+                "# TYPE relinkd_attach_fallbacks_total counter\nrelinkd_attach_fallbacks_total %llu\n",
+            (unsigned long long) m->attach_fallbacks);
         if (b.oom) {
                 free(b.s);
                 return -ENOMEM;

@@ -22,9 +22,15 @@ struct histogram {
 struct metrics {
         uint64_t actions[3][_RESULT_MAX];   /* [enum action][result]; ACTION_NONE row unused */
         uint64_t decisions[3];              /* [enum action] */
+        uint64_t served[_SERVED_MAX];       /* [enum served]: what the served-MAC probe established */
         uint64_t connect_failures;
         unsigned connections;               /* open now */
         unsigned connections_known;         /* followed (open or retrying) */
+        unsigned nics_missing;              /* NICs relinkd unplugged and has not put back (0 at rest) */
+        uint64_t late_releases;             /* guest released a NIC after the unplug deadline */
+        uint64_t recovered_late;            /* actions reported FAILED that later ended verified */
+        uint64_t unplug_reasks;             /* unplug requests repeated to a guest that had not released */
+        uint64_t attach_fallbacks;          /* the new NIC could not be attached: the old one put back */
         struct histogram renewal;           /* migration event → verified renewal */
         struct histogram first_call;        /* migration event → first libvirt call */
 };

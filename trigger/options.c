@@ -12,6 +12,7 @@
 #include <libxml/uri.h>
 
 #include "common/util.h"
+#include "trigger/launcher.h"
 #include "trigger/options.h"
 
 #define SYSTEM_SOCKET "/run/libvirt/libvirt-sock"
@@ -21,7 +22,7 @@ const struct opts *relinkd_cfg;
 enum {
         OPT_STATE_DIR = 0x100, OPT_CONNECT, OPT_NETNS, OPT_WATCH, OPT_HOLD, OPT_VERIFY, OPT_VERIFY_REATTACH,
         OPT_DETACH_TIMEOUT, OPT_RESCAN, OPT_BACKOFF_MAX, OPT_METRICS, OPT_LOG_LEVEL, OPT_NO_ESCALATE,
-        OPT_DRY_RUN, OPT_HELP,
+        OPT_DRY_RUN, OPT_KUBEVIRT, OPT_KUBELET_ROOT, OPT_HELP,
 };
 
 static const struct option long_options[] = {
@@ -39,13 +40,16 @@ static const struct option long_options[] = {
         { "log-level",          required_argument, NULL, OPT_LOG_LEVEL },
         { "no-escalate",        no_argument,       NULL, OPT_NO_ESCALATE },
         { "dry-run",            no_argument,       NULL, OPT_DRY_RUN },
+        { "kubevirt",           no_argument,       NULL, OPT_KUBEVIRT },
+        { "kubelet-root",       required_argument, NULL, OPT_KUBELET_ROOT },
         { "help",               no_argument,       NULL, OPT_HELP },
         {}
 };
 
 void opts_usage(FILE *f) {
         fprintf(f,
-"Usage: relinkd --state-dir DIR [--connect URI [--netns PATH]]... [--watch GLOB]... [OPTION]...\n"
+"Usage: relinkd --state-dir DIR [--kubevirt [--kubelet-root DIR]] [--connect URI [--netns PATH]]...\n"
+"               [--watch GLOB]... [OPTION]...\n"
 "\n"
 "Node daemon of relink. It follows the libvirt daemons of the node's VM pods and, when an incoming\n"
 "live migration completes on this node (lifecycle event RESUMED/MIGRATED; for post-copy, once the\n"
@@ -72,15 +76,28 @@ void opts_usage(FILE *f) {
 "Options:\n"
 "  --state-dir DIR        relink's attachment records (written by the CNI plugin).\n"
 "                         Default: " OPTS_DEFAULT_STATE_DIR ".\n"
+"  --kubevirt             Follow every KubeVirt launcher on this node by itself: each\n"
+"                         <kubelet-root>/pods/<pod-uid>/" KUBELET_LIBVIRT_RUNTIME "/{virtqemud-sock,libvirt-sock}\n"
+"                         (the launcher's /var/run/libvirt; virtqemud or libvirtd, session mode as in non-root\n"
+"                         launchers or system mode as in root ones). One connection per daemon, however many\n"
+"                         names its socket has (same inode). Launchers are found and dropped by the rescan\n"
+"                         (--rescan-ms) as pods come and go. Needs the host's PID namespace (hostPID).\n"
+"  --kubelet-root DIR     The kubelet's root directory for --kubevirt. Default: " OPTS_DEFAULT_KUBELET_ROOT ".\n"
 "  --connect URI          A libvirt daemon to follow, e.g. qemu+unix:///system?socket=/run/libvirt/libvirt-sock.\n"
 "                         Repeatable. Reconnected with exponential backoff when it drops.\n"
 "  --netns PATH           The pod network namespace of the preceding --connect (e.g. /run/netns/pod1).\n"
 "                         Without it, the netns is that of the process serving the URI's UNIX socket\n"
 "                         (SO_PEERCRED → /proc/PID/ns/net); remote URIs need --netns.\n"
-"  --watch GLOB           Follow every UNIX socket matching GLOB (e.g. '/var/run/kubevirt/*/libvirt-sock',\n"
-"                         quote it), as qemu+unix:///system?socket=PATH. Rescanned every --rescan-ms:\n"
-"                         new sockets are connected, vanished ones dropped. Repeatable. Sockets whose\n"
-"                         pod netns has no record in the state dir are followed but never acted on.\n"
+"  --watch GLOB           Follow every UNIX socket matching GLOB (quote it), e.g.\n"
+"                         '/var/lib/kubelet/pods/*/" KUBELET_LIBVIRT_RUNTIME "/virtqemud-sock'.\n"
+"                         Rescanned every --rescan-ms: new sockets are connected, vanished ones dropped.\n"
+"                         Repeatable; may be combined with --kubevirt. Sockets whose pod netns has no\n"
+"                         record in the state dir are followed but never acted on.\n"
+"                         Found sockets (--kubevirt, --watch) are reached through /proc/self/fd/N/NAME of\n"
+"                         their directory, so paths longer than a UNIX socket address (108 bytes) work, with\n"
+"                         qemu+unix:///session?socket=…, which session and system daemons both accept. The\n"
+"                         peer lookup is a non-blocking connect: a daemon whose listen backlog is full is\n"
+"                         logged, counted (relinkd_connect_failures_total) and retried with backoff.\n"
 "  --hold-ms N            How long the link stays down on a flap. Default: %u. Why 1000: the guest\n"
 "                         kernel's link-watch batches carrier changes (about once per second), so a\n"
 "                         shorter flap can be swallowed and never reach the guest's network manager;\n"
@@ -94,7 +111,7 @@ void opts_usage(FILE *f) {
 "                         FAILED. Default: %u (hot-plug + driver probe + DHCP; ifupdown takes ~4 s).\n"
 "  --detach-timeout-ms N  How long to wait for DEVICE_REMOVED after a detach; meanwhile the live XML is\n"
 "                         polled for the device being gone. Default: %u.\n"
-"  --rescan-ms N          --watch rescan period. Default: %u.\n"
+"  --rescan-ms N          --kubevirt/--watch rescan period. Default: %u.\n"
 "  --backoff-max-ms N     Ceiling of the reconnect backoff (starts at 250 ms, doubles). Default: %u.\n"
 "  --metrics-file PATH    Write Prometheus text-format metrics to PATH (atomically replaced on every\n"
 "                         change; point a node-exporter textfile collector at it):\n"
@@ -110,10 +127,8 @@ void opts_usage(FILE *f) {
 "down is brought up first).\n"
 "Exit status: 0 on a clean shutdown, 2 on a usage error, 1 on any other startup failure.\n"
 "\n"
-"Example (a node DaemonSet with one libvirtd per launcher pod):\n"
-"  relinkd --state-dir /run/cni/relink \\\n"
-"          --watch '/var/lib/kubelet/pods/*/volumes/kubernetes.io~empty-dir/libvirt-runtime/libvirt-sock' \\\n"
-"          --metrics-file /var/lib/node-exporter/relinkd.prom\n",
+"Example (a KubeVirt node: hostPID DaemonSet, kubelet pods dir mounted read-only):\n"
+"  relinkd --kubevirt --state-dir /run/cni/relink --metrics-file /var/lib/node-exporter/relinkd.prom\n",
                 OPTS_DEFAULT_HOLD_MS, OPTS_DEFAULT_VERIFY_FLAP_MS, OPTS_DEFAULT_VERIFY_REATTACH_MS,
                 OPTS_DEFAULT_DETACH_TIMEOUT_MS, OPTS_DEFAULT_RESCAN_MS, OPTS_DEFAULT_BACKOFF_MAX_MS);
 }
@@ -153,7 +168,9 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 .rescan_ms = OPTS_DEFAULT_RESCAN_MS,
                 .backoff_max_ms = OPTS_DEFAULT_BACKOFF_MAX_MS,
                 .log_level = LOG_LEVEL_INFO,
+                .kubelet_root = OPTS_DEFAULT_KUBELET_ROOT,
         };
+        bool kubelet_root_given = false;
         static const struct {
                 int opt;
                 size_t off;
@@ -236,6 +253,15 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 case OPT_DRY_RUN:
                         o.dry_run = true;
                         break;
+                case OPT_KUBEVIRT:
+                        o.kubevirt = true;
+                        break;
+                case OPT_KUBELET_ROOT:
+                        if (*optarg != '/')
+                                return fail(err, err_size, "--kubelet-root '%s': expected an absolute path", optarg);
+                        kubelet_root_given = true;
+                        o.kubelet_root = optarg;
+                        break;
                 case OPT_HELP:
                         o.help = true;
                         break;
@@ -248,8 +274,10 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
         }
         if (optind < argc)
                 return fail(err, err_size, "unexpected argument '%s'", argv[optind]);
-        if (!o.help && o.n_connect == 0 && o.n_watch == 0)
-                return fail(err, err_size, "nothing to follow: give --connect URI or --watch GLOB");
+        if (kubelet_root_given && !o.kubevirt)
+                return fail(err, err_size, "--kubelet-root is only used with --kubevirt");
+        if (!o.help && o.n_connect == 0 && o.n_watch == 0 && !o.kubevirt)
+                return fail(err, err_size, "nothing to follow: give --kubevirt, --connect URI or --watch GLOB");
         *ret = o;
         return 0;
 }

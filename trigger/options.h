@@ -23,6 +23,8 @@ struct opts {
         size_t n_connect;
         const char *watch[OPTS_MAX_WATCH];
         size_t n_watch;
+        bool kubevirt;               /* find every launcher under kubelet_root by itself */
+        const char *kubelet_root;    /* --kubelet-root, default OPTS_DEFAULT_KUBELET_ROOT */
         unsigned hold_ms;            /* link down → up */
         unsigned verify_flap_ms;     /* window for the guest's DHCP after a flap */
         unsigned verify_reattach_ms; /* … after a re-attach */
@@ -42,6 +44,7 @@ struct opts {
 #define OPTS_DEFAULT_VERIFY_REATTACH_MS 8000
 #define OPTS_DEFAULT_DETACH_TIMEOUT_MS 5000
 #define OPTS_DEFAULT_RESCAN_MS       250
+#define OPTS_DEFAULT_KUBELET_ROOT    "/var/lib/kubelet"
 #define OPTS_DEFAULT_BACKOFF_MAX_MS  30000
 
 /* The daemon's settings (set once by main). */
@@ -54,6 +57,6 @@ void opts_usage(FILE *f);
 /*
  * The UNIX socket a libvirt URI talks to, for finding the peer daemon's netns.
  * "qemu+unix:///system?socket=/p" → "/p"; "qemu:///system" → "/run/libvirt/libvirt-sock";
- * "qemu:///session" → -EOPNOTSUPP; remote transports (tcp, tls, ssh, host given) → -EREMOTE.
+ * "qemu:///session" (no socket given) → -EOPNOTSUPP; remote transports (tcp, tls, ssh, host given) → -EREMOTE.
  */
 int uri_socket_path(const char *uri, char *ret, size_t size);

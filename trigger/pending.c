@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Pending re-attaches in the domain metadata (see pending.h). */
+/* Outstanding unplugs in the domain metadata (see pending.h). */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,8 +14,10 @@
 #define PENDING_MAX_BYTES (4 * 1024 * 1024)
 
 void pending_free(struct pending_nic *p, size_t n) {
-        for (size_t i = 0; p && i < n; i++)
+        for (size_t i = 0; p && i < n; i++) {
                 free(p[i].iface_xml);
+                free(p[i].had_xml);
+        }
         free(p);
 }
 
@@ -25,12 +29,60 @@ int pending_encode(const struct pending_nic *p, size_t n, char **ret_xml) {
                 return -ENOMEM;
         xmlDocSetRootElement(doc, root);
         for (size_t i = 0; i < n; i++) {
-                /* xmlNewTextChild escapes the content: the element travels as text. */
-                xmlNodePtr c = xmlNewTextChild(root, NULL, BAD_CAST "nic", BAD_CAST p[i].iface_xml);
+                xmlNodePtr c = xmlNewChild(root, NULL, BAD_CAST "nic", NULL);
+                char asked[24];
+
                 if (!c || !xmlNewProp(c, BAD_CAST "pci", BAD_CAST p[i].pci))
+                        return -ENOMEM;
+                if (p[i].asked_ms > 0) {
+                        snprintf(asked, sizeof(asked), "%" PRId64, p[i].asked_ms);
+                        if (!xmlNewProp(c, BAD_CAST "asked", BAD_CAST asked))
+                                return -ENOMEM;
+                }
+                /* xmlNewTextChild escapes the content: the elements travel as text. */
+                if (!xmlNewTextChild(c, NULL, BAD_CAST "attach", BAD_CAST p[i].iface_xml))
+                        return -ENOMEM;
+                if (p[i].had_xml && !xmlNewTextChild(c, NULL, BAD_CAST "had", BAD_CAST p[i].had_xml))
                         return -ENOMEM;
         }
         return xml_dump(doc, root, ret_xml);
+}
+
+static xmlNodePtr elem_child(xmlNodePtr n, const char *name) {
+        for (xmlNodePtr c = n->children; c; c = c->next)
+                if (xml_is_elem(c, name))
+                        return c;
+        return NULL;
+}
+
+static int decode_nic(xmlNodePtr c, struct pending_nic *ret) {
+        _cleanup_xml_ xmlChar *pci = xmlGetProp(c, BAD_CAST "pci"), *asked = xmlGetProp(c, BAD_CAST "asked");
+        _cleanup_xml_ xmlChar *attach = NULL, *had = NULL;
+        xmlNodePtr a = elem_child(c, "attach"), h = elem_child(c, "had");
+        char *end;
+
+        /* The older form: the element to attach is the <nic>'s own text. */
+        attach = xmlNodeGetContent(a ? a : c);
+        if (h)
+                had = xmlNodeGetContent(h);
+        if (!pci || !attach || !*attach || strlen((const char *) pci) >= sizeof(ret->pci) || (h && (!had || !*had)))
+                return -EBADMSG;
+        memset(ret, 0, sizeof(*ret));
+        if (asked) {
+                long long v = strtoll((const char *) asked, &end, 10);
+                if (*end || v < 0)
+                        return -EBADMSG;
+                ret->asked_ms = v;
+        }
+        strcpy(ret->pci, (const char *) pci);
+        ret->iface_xml = strdup((const char *) attach);
+        ret->had_xml = had ? strdup((const char *) had) : NULL;
+        if (!ret->iface_xml || (had && !ret->had_xml)) {
+                free(ret->iface_xml);
+                free(ret->had_xml);
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 int pending_decode(const char *xml, struct pending_nic **ret, size_t *ret_n) {
@@ -47,36 +99,25 @@ int pending_decode(const char *xml, struct pending_nic **ret, size_t *ret_n) {
         if (!xmlStrEqual(root->name, BAD_CAST "pending"))
                 return -EBADMSG;
         for (xmlNodePtr c = root->children; c; c = c->next) {
-                _cleanup_xml_ xmlChar *pci = NULL, *content = NULL;
                 struct pending_nic *q;
 
                 if (!xml_is_elem(c, "nic"))
                         continue;
                 if (n >= PENDING_MAX) {
                         r = -EBADMSG;
-                        goto out;
-                }
-                pci = xmlGetProp(c, BAD_CAST "pci");
-                content = xmlNodeGetContent(c);
-                if (!pci || !content || strlen((const char *) pci) >= sizeof(p->pci) || !*content) {
-                        r = -EBADMSG;
-                        goto out;
+                        break;
                 }
                 q = realloc(p, (n + 1) * sizeof(*p));
                 if (!q) {
                         r = -ENOMEM;
-                        goto out;
+                        break;
                 }
                 p = q;
-                memset(&p[n], 0, sizeof(p[n]));
-                strcpy(p[n].pci, (const char *) pci);
-                p[n].iface_xml = strdup((const char *) content);
-                if (!p[n++].iface_xml) {
-                        r = -ENOMEM;
-                        goto out;
-                }
+                r = decode_nic(c, &p[n]);
+                if (r < 0)
+                        break;
+                n++;
         }
-out:
         if (r < 0) {
                 pending_free(p, n);
                 return r;
@@ -100,25 +141,37 @@ static int pending_put(virDomainPtr dom, const struct pending_nic *p, size_t n) 
         int r;
 
         if (n == 0)   /* NULL metadata removes the element */
-                return virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, NULL, RELINK_PENDING_KEY,
-                                            RELINK_PENDING_URI, VIR_DOMAIN_AFFECT_LIVE) < 0 ? -EIO : 0;
+                return virtdom->metadata_set(dom, RELINK_PENDING_KEY, RELINK_PENDING_URI, NULL, false);
         r = pending_encode(p, n, &xml);
         if (r < 0)
                 return r;
-        return virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, RELINK_PENDING_KEY, RELINK_PENDING_URI,
-                                    VIR_DOMAIN_AFFECT_LIVE) < 0 ? -EIO : 0;
+        return virtdom->metadata_set(dom, RELINK_PENDING_KEY, RELINK_PENDING_URI, xml, false);
 }
 
-/* Read, drop pci, add (pci, iface_xml) when given, write back. */
-static int pending_update(virDomainPtr dom, const char *pci, const char *iface_xml) {
+static int dup_entry(const struct pending_nic *e, struct pending_nic *ret) {
+        memset(ret, 0, sizeof(*ret));
+        if (strcpy_bounded(ret->pci, sizeof(ret->pci), e->pci) < 0 || !e->iface_xml)
+                return -EINVAL;
+        ret->asked_ms = e->asked_ms;
+        ret->iface_xml = strdup(e->iface_xml);
+        ret->had_xml = e->had_xml ? strdup(e->had_xml) : NULL;
+        if (!ret->iface_xml || (e->had_xml && !ret->had_xml)) {
+                free(ret->iface_xml);
+                free(ret->had_xml);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Read, drop pci, add e when given, write back. */
+static int pending_update(virDomainPtr dom, const char *pci, const struct pending_nic *e) {
         struct pending_nic *p = NULL, *q;
         size_t n = 0, k = 0;
+        bool had_it = false;
         int r;
 
         r = pending_get(dom, &p, &n);
         if (r == -ENOENT) {
-                if (!iface_xml)
-                        return 0;
                 p = NULL;
                 n = 0;
         } else if (r < 0)
@@ -126,22 +179,28 @@ static int pending_update(virDomainPtr dom, const char *pci, const char *iface_x
         for (size_t i = 0; i < n; i++) {
                 if (streq(p[i].pci, pci)) {
                         free(p[i].iface_xml);
+                        free(p[i].had_xml);
+                        had_it = true;
                         continue;
                 }
                 p[k++] = p[i];
         }
         n = k;
-        if (iface_xml) {
+        if (!e && !had_it) {
+                pending_free(p, n);
+                return 0;
+        }
+        if (e) {
                 q = realloc(p, (n + 1) * sizeof(*p));
                 if (!q) {
                         pending_free(p, n);
                         return -ENOMEM;
                 }
                 p = q;
-                memset(&p[n], 0, sizeof(p[n]));
-                if (strcpy_bounded(p[n].pci, sizeof(p[n].pci), pci) < 0 || !(p[n].iface_xml = strdup(iface_xml))) {
+                r = dup_entry(e, &p[n]);
+                if (r < 0) {
                         pending_free(p, n);
-                        return -ENOMEM;
+                        return r;
                 }
                 n++;
         }
@@ -150,8 +209,8 @@ static int pending_update(virDomainPtr dom, const char *pci, const char *iface_x
         return r;
 }
 
-int pending_set(virDomainPtr dom, const char *pci, const char *iface_xml) {
-        return pending_update(dom, pci, iface_xml);
+int pending_set(virDomainPtr dom, const struct pending_nic *e) {
+        return pending_update(dom, e->pci, e);
 }
 
 int pending_clear(virDomainPtr dom, const char *pci) {

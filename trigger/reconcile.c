@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libvirt/virterror.h>
 
@@ -12,6 +13,7 @@
 #include "netconf/store.h"
 #include "trigger/action.h"
 #include "trigger/decide.h"
+#include "trigger/dhcpprobe.h"
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
 #include "trigger/nicmap.h"
@@ -22,6 +24,20 @@
 
 #define POSTCOPY_POLL_MS 200
 #define POSTCOPY_MAX_POLLS 3000      /* 10 minutes */
+
+#define PROBE_CACHE_TTL_MS (10 * 60 * 1000)   /* a pod's DHCP server serves one MAC for its life */
+#define PROBE_DRAIN_MS 2000                    /* shutdown: wait for the probe veths to be deleted */
+
+/* What a job read from libvirt, the store and the pod netns; kept while it waits for probes. */
+struct snap {
+        struct dom_nic *nics;
+        struct record **recs;
+        struct pod_link *links;
+        struct meta_nic *meta;
+        size_t n_nics, n_recs, n_links, n_meta;
+        bool have_meta, migrated;
+        int64_t t_call;
+};
 
 struct job {
         struct job *next;
@@ -34,9 +50,30 @@ struct job {
         int timer;
         unsigned polls;
         bool first_call_done;
+        bool parked;                 /* waiting for served-MAC probes (snap is filled) */
+        int64_t t_parked;
+        struct snap snap;
+        struct meta_nic *fresh;      /* first sightings, while deciding */
+        size_t n_fresh;
 };
 
 static struct job *jobs;
+
+/* Served-MAC probe results, per (pod netns, domain, tap, NIC MAC, record MAC). Started at
+ * STARTED/MIGRATED (head start: the guest is still paused) or by the job that needs one. */
+struct pcache {
+        struct pcache *next;
+        uint64_t ns_dev, ns_ino;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        char tap[IFNAMSIZ];
+        char mac_nic[18], mac_rec[18];
+        struct dhcpprobe *probe;     /* running; NULL once done */
+        struct probe_result res;
+        bool head_start;
+        int expiry;
+};
+
+static struct pcache *probes;
 
 const char *trigger_to_string(enum trigger_kind k) {
         switch (k) {
@@ -56,6 +93,14 @@ static bool trigger_is_migration(enum trigger_kind k) {
         return k == TRIGGER_MIGRATED || k == TRIGGER_POSTCOPY;
 }
 
+static void snap_clear(struct snap *s) {
+        free(s->meta);
+        free(s->links);
+        dom_nics_free(s->nics, s->n_nics);
+        records_free(s->recs, s->n_recs);
+        *s = (struct snap) {};
+}
+
 static void job_free(struct job *j) {
         for (struct job **pj = &jobs; *pj; pj = &(*pj)->next)
                 if (*pj == j) {
@@ -63,6 +108,7 @@ static void job_free(struct job *j) {
                         break;
                 }
         timer_cancel(&j->timer);
+        snap_clear(&j->snap);
         if (j->dom)
                 virDomainFree(j->dom);
         pod_unref(j->pod);
@@ -83,7 +129,7 @@ void domain_schedule(struct pod *p, virDomainPtr dom, enum trigger_kind why, int
         for (j = jobs; j; j = j->next)
                 if (j->pod->vc == p->vc && streq(j->uuid, uuid) &&
                     trigger_is_migration(j->why) == trigger_is_migration(why)) {
-                        if (why == TRIGGER_MIGRATED && j->why == TRIGGER_POSTCOPY && j->polls > 0) {
+                        if (why == TRIGGER_MIGRATED && j->why == TRIGGER_POSTCOPY && j->polls > 0 && !j->parked) {
                                 /* Post-copy finished: act now instead of at the next poll. */
                                 log_debug("domain=%s post-copy completed", virDomainGetName(dom));
                                 timer_cancel(&j->timer);
@@ -117,9 +163,27 @@ void domain_schedule(struct pod *p, virDomainPtr dom, enum trigger_kind why, int
         jobs = j;
 }
 
+static void pcache_free(struct pcache *e) {
+        for (struct pcache **pe = &probes; *pe; pe = &(*pe)->next)
+                if (*pe == e) {
+                        *pe = e->next;
+                        break;
+                }
+        dhcpprobe_cancel(e->probe);
+        timer_cancel(&e->expiry);
+        free(e);
+}
+
 void jobs_cancel_all(void) {
+        unsigned left;
+
         while (jobs)
                 job_free(jobs);
+        while (probes)
+                pcache_free(probes);
+        left = dhcpprobe_drain(PROBE_DRAIN_MS);
+        if (left > 0)
+                log_warn("%u probe veth(s) still being deleted at exit", left);
 }
 
 static int store_records(const struct pod *p, struct record ***ret, size_t *ret_n) {
@@ -145,6 +209,11 @@ enum nic_plan plan_nic(bool migration_event, bool migrated_in, const struct meta
 
         if (!migrated_in && !migration_event && !had)
                 return PLAN_FIRST_SIGHT;
+        /* Handled before: the metadata holds the live MAC and the pod's network, only the record's MAC
+         * differs (the served MAC was the NIC's, e.g. a spec MAC or KubeVirt ≥ 1.9): nothing to probe. */
+        if (!migration_event && had && live_mac && *live_mac && strcasecmp(had->id.mac, live_mac) == 0 &&
+            decide(&had->id, NULL, rec, NULL, 0) == ACTION_NONE)
+                return PLAN_QUIET;
         kind = decide(had ? &had->id : NULL, live_mac, rec, reason, reason_size);
         if (kind == ACTION_NONE && !migration_event)
                 return PLAN_QUIET;
@@ -158,7 +227,9 @@ static void identity_of(const struct record *rec, const char *live_mac, struct n
                 snprintf(ret->mac, sizeof(ret->mac), "%s", live_mac);
 }
 
-/* Re-attaches recorded in the domain but never finished (relinkd died between detach and attach). */
+/* Unplugs recorded in the domain and never finished (relinkd restarted or lost the connection
+ * between asking the guest to release a NIC and putting one back): the action resumes them in
+ * whatever state the slot is in (still held, released, or already re-attached). */
 static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_nics, const struct pod_link *links,
                            size_t n_links, struct record *const *recs, size_t n_recs) {
         const char *name = virDomainGetName(j->dom);
@@ -181,14 +252,6 @@ static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_n
 
                 if (action_busy(j->pod, j->dom, pend[k].pci))
                         continue;           /* our own re-attach in flight */
-                if (virtdom_nic_find(nics, n_nics, pend[k].pci, NULL) >= 0) {
-                        /* Attached after all (or never detached): nothing pending any more. */
-                        r = pending_clear(j->dom, pend[k].pci);
-                        if (r < 0)
-                                log_warn("domain=%s nic=%s cannot clear a stale pending re-attach: %s", name,
-                                         pend[k].pci, virt_strerror(r));
-                        continue;
-                }
                 if (asprintf(&wrapped, "<domain><devices>%s</devices></domain>", pend[k].iface_xml) < 0)
                         break;
                 r = domxml_nics(wrapped, &pn, &n_pn);
@@ -205,14 +268,16 @@ static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_n
                         continue;
                 }
                 relinkd_metrics.decisions[ACTION_REATTACH]++;
-                log_info("domain=%s nic=%s mac=%s record=%s/%s@%s decision=reattach reason=\"pending re-attach: "
-                         "detached, never attached\" trigger=%s t_ms=%lld", name, pend[k].pci, pn[0].mac,
-                         recs[idx]->network, recs[idx]->container_id, recs[idx]->ifname,
+                log_info("domain=%s nic=%s mac=%s record=%s/%s@%s decision=reattach reason=\"outstanding unplug "
+                         "(%s)\" trigger=%s t_ms=%lld", name, pend[k].pci, pn[0].mac, recs[idx]->network,
+                         recs[idx]->container_id, recs[idx]->ifname,
+                         virtdom_nic_find(nics, n_nics, pend[k].pci, NULL) >= 0 ? "NIC still at its slot"
+                                                                               : "NIC released, not attached",
                          trigger_to_string(j->why), (long long) (now_ms() - j->t_event));
                 r = action_start(&(struct action_req) {
                         .pod = j->pod, .dom = j->dom, .nic = &pn[0], .rec = recs[idx], .kind = ACTION_REATTACH,
                         .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
-                        .resume_xml = pend[k].iface_xml,
+                        .resume = &pend[k],
                 });
                 if (r < 0 && r != -EBUSY)
                         log_error("domain=%s nic=%s cannot resume the re-attach: %s", name, pend[k].pci,
@@ -222,14 +287,260 @@ static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_n
         pending_free(pend, n_pend);
 }
 
+/* ---------------------------------------------------------------- served-MAC probes */
+
+static struct pcache *pcache_find(uint64_t dev, uint64_t ino, const char *uuid, const char *tap, const char *mac_nic,
+                                  const char *mac_rec) {
+        for (struct pcache *e = probes; e; e = e->next)
+                if (e->ns_dev == dev && e->ns_ino == ino && streq(e->uuid, uuid) && streq(e->tap, tap) &&
+                    strcasecmp(e->mac_nic, mac_nic) == 0 && strcasecmp(e->mac_rec, mac_rec) == 0)
+                        return e;
+        return NULL;
+}
+
+static void pcache_expire(void *opaque) {
+        struct pcache *e = opaque;
+
+        e->expiry = 0;
+        pcache_free(e);
+}
+
+static void job_wake(void *opaque);
+
+/* A probe finished (or could not start): keep the result a while, wake the jobs waiting for it. */
+static void pcache_done(struct pcache *e) {
+        int r;
+
+        r = timer_after(PROBE_CACHE_TTL_MS, pcache_expire, e);
+        if (r > 0)
+                e->expiry = r;
+        for (struct job *j = jobs; j; j = j->next) {
+                if (!j->parked || j->timer > 0 || j->pod->ns_dev != e->ns_dev || j->pod->ns_ino != e->ns_ino ||
+                    !streq(j->uuid, e->uuid))
+                        continue;
+                r = timer_after(0, job_wake, j);
+                if (r > 0)
+                        j->timer = r;
+        }
+}
+
+static void on_probe_done(const struct probe_result *res, void *opaque) {
+        struct pcache *e = opaque;
+
+        e->probe = NULL;
+        e->res = *res;
+        log_debug("probe tap=%s mac=%s answered=%s mac=%s answered=%s elapsed_ms=%u ready_ms=%u%s", e->tap,
+                  res->cand[0].mac, res->cand[0].answered ? "yes" : "no", res->cand[1].mac,
+                  res->cand[1].answered ? "yes" : "no", res->elapsed_ms, res->ready_ms,
+                  e->head_start ? " head_start" : "");
+        pcache_done(e);
+}
+
+/* Start probing which of the NIC's MAC and the record's MAC the pod's DHCP server answers. NULL on
+ * ENOMEM; an impossible probe is an entry that is already done. */
+static struct pcache *pcache_start(struct pod *p, const char *uuid, const char *tap, const char *mac_nic,
+                                   const char *mac_rec, bool head_start) {
+        const char *macs[2] = { mac_nic, mac_rec };
+        struct pcache *e = calloc(1, sizeof(*e));
+        int r;
+
+        if (!e)
+                return NULL;
+        e->ns_dev = p->ns_dev;
+        e->ns_ino = p->ns_ino;
+        snprintf(e->uuid, sizeof(e->uuid), "%s", uuid);
+        snprintf(e->tap, sizeof(e->tap), "%s", tap);
+        snprintf(e->mac_nic, sizeof(e->mac_nic), "%s", mac_nic);
+        snprintf(e->mac_rec, sizeof(e->mac_rec), "%s", mac_rec);
+        e->head_start = head_start;
+        e->next = probes;
+        probes = e;
+        r = dhcpprobe_start(p->ns_fd, tap, macs, 2, PROBE_TIMEOUT_MS, on_probe_done, e, &e->probe);
+        if (r < 0) {
+                e->probe = NULL;
+                e->res = (struct probe_result) { .error = r };
+                log_debug("probe tap=%s impossible: %s", tap, dhcpprobe_strerror(r));
+                pcache_done(e);
+        }
+        return e;
+}
+
+/* ---------------------------------------------------------------- domain jobs */
+
+/* The record of nic (NULL: bound to none) and its plan. */
+static const struct record *nic_plan_of(const struct job *j, const struct dom_nic *nic, const struct meta_nic **ret_had,
+                                        enum nic_plan *ret_plan, enum action *ret_kind, char *why, size_t why_size) {
+        const struct snap *s = &j->snap;
+        const struct meta_nic *had;
+        size_t idx;
+
+        if (nicmap_match(s->links, s->n_links, nic->target, s->recs, s->n_recs, &idx) < 0 || !*nic->pci)
+                return NULL;
+        had = s->have_meta ? metadata_find(s->meta, s->n_meta, nic->pci) : NULL;
+        *ret_had = had;
+        *ret_plan = plan_nic(trigger_is_migration(j->why), s->migrated, had, nic->mac, s->recs[idx], ret_kind, why,
+                             why_size);
+        return s->recs[idx];
+}
+
+/* Make sure every NIC whose decision needs the served MAC has a probe; count those still running. */
+static unsigned job_probes_running(struct job *j) {
+        unsigned running = 0;
+
+        for (size_t i = 0; i < j->snap.n_nics; i++) {
+                const struct dom_nic *nic = &j->snap.nics[i];
+                const struct meta_nic *had;
+                const struct record *rec;
+                enum action kind;
+                enum nic_plan plan;
+                struct pcache *e;
+                char why[256];
+
+                rec = nic_plan_of(j, nic, &had, &plan, &kind, why, sizeof(why));
+                if (!rec || plan != PLAN_DECIDED || !served_probe_needed(nic->mac, rec->mac) ||
+                    action_busy(j->pod, j->dom, nic->pci))
+                        continue;
+                e = pcache_find(j->pod->ns_dev, j->pod->ns_ino, j->uuid, nic->target, nic->mac, rec->mac);
+                if (!e)
+                        e = pcache_start(j->pod, j->uuid, nic->target, nic->mac, rec->mac, false);
+                if (e && e->probe)
+                        running++;
+        }
+        return running;
+}
+
+/* Decide one NIC with the served MAC and act. */
+static void job_nic(struct job *j, const struct dom_nic *nic) {
+        const char *name = virDomainGetName(j->dom);
+        const struct meta_nic *had = NULL;
+        const struct record *rec;
+        char why[256] = "", base_why[256] = "", recname[600], src[64] = "none";
+        struct served_decision d;
+        struct served_in in;
+        enum action kind = ACTION_NONE;
+        enum nic_plan plan;
+        int r;
+
+        rec = nic_plan_of(j, nic, &had, &plan, &kind, why, sizeof(why));
+        if (!rec) {
+                if (!*nic->pci)
+                        log_warn("domain=%s nic=%s has no PCI address: untouched", name, nic->alias);
+                else
+                        log_debug("domain=%s nic=%s tap=%s bound to no record: untouched", name, nic->pci,
+                                  nic->target);
+                return;
+        }
+        snprintf(recname, sizeof(recname), "%s/%s@%s", rec->network, rec->container_id, rec->ifname);
+        if (action_busy(j->pod, j->dom, nic->pci)) {
+                log_debug("domain=%s nic=%s action already in progress", name, nic->pci);
+                return;
+        }
+        if (plan == PLAN_FIRST_SIGHT) {
+                /* First sight: this is what the guest has now; it travels with the domain. */
+                struct meta_nic *m = metadata_append(&j->fresh, &j->n_fresh);
+                if (!m)
+                        return;
+                snprintf(m->pci, sizeof(m->pci), "%s", nic->pci);
+                identity_of(rec, nic->mac, &m->id);
+                log_info("domain=%s nic=%s mac=%s record=%s first-sight trigger=%s: recording identity%s",
+                         name, nic->pci, nic->mac, recname, trigger_to_string(j->why),
+                         relinkd_cfg->dry_run ? " (dry run: not written)" : "");
+                return;
+        }
+        if (plan == PLAN_QUIET) {
+                /* Reconciling an already handled domain: nothing to say at info level. */
+                log_debug("domain=%s nic=%s record=%s unchanged", name, nic->pci, recname);
+                return;
+        }
+
+        /* The base: everything but the MAC; the served MAC decides the MAC. */
+        in = (struct served_in) {
+                .base = decide(had ? &had->id : NULL, NULL, rec, base_why, sizeof(base_why)),
+                .base_reason = base_why, .nic_mac = nic->mac, .rec_mac = rec->mac,
+                .nic = PROBE_NOT_RUN, .rec = PROBE_NOT_RUN, .probe_ms = -1,
+        };
+        if (served_probe_needed(nic->mac, rec->mac)) {
+                const struct pcache *e = pcache_find(j->pod->ns_dev, j->pod->ns_ino, j->uuid, nic->target,
+                                                     nic->mac, rec->mac);
+
+                if (!e || e->probe)
+                        in.probe_error = "no probe result";
+                else if (e->res.error < 0) {
+                        in.nic = in.rec = PROBE_IMPOSSIBLE;
+                        in.probe_error = dhcpprobe_strerror(e->res.error);
+                } else {
+                        in.nic = e->res.cand[0].answered ? PROBE_ANSWERED : PROBE_UNANSWERED;
+                        in.rec = e->res.cand[1].answered ? PROBE_ANSWERED : PROBE_UNANSWERED;
+                        in.probe_ms = (int) e->res.elapsed_ms;
+                }
+                if (e)
+                        snprintf(src, sizeof(src), "%s", e->head_start ? "head-start" : "job");
+                if (j->t_parked)
+                        snprintf(src + strlen(src), sizeof(src) - strlen(src), " probe_wait_ms=%lld",
+                                 (long long) (now_ms() - j->t_parked));
+        }
+        decide_served(&in, &d);
+        if (d.kind == ACTION_NONE && !trigger_is_migration(j->why)) {
+                log_debug("domain=%s nic=%s record=%s unchanged (%s)", name, nic->pci, recname, d.evidence);
+                return;
+        }
+        relinkd_metrics.decisions[d.kind]++;
+        relinkd_metrics.served[d.served]++;
+        log_info("domain=%s nic=%s mac=%s record=%s decision=%s reason=\"%s\" %s probe_src=%s mac_new=%s "
+                 "mac_alt=%s trigger=%s t_ms=%lld first_call_ms=%lld", name, nic->pci, nic->mac, recname,
+                 action_to_string(d.kind), d.reason, d.evidence, src, d.mac_new, *d.mac_alt ? d.mac_alt : "-",
+                 trigger_to_string(j->why), (long long) (now_ms() - j->t_event),
+                 (long long) (j->snap.t_call - j->t_event));
+        if (d.kind == ACTION_NONE || relinkd_cfg->dry_run)
+                return;
+        r = action_start(&(struct action_req) {
+                .pod = j->pod, .dom = j->dom, .nic = nic, .rec = rec, .kind = d.kind,
+                .mac_new = d.mac_new, .mac_alt = d.mac_alt,
+                .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
+        });
+        if (r == -EBUSY)
+                log_info("domain=%s nic=%s action already in progress", name, nic->pci);
+        else if (r < 0)
+                log_error("domain=%s nic=%s cannot start %s: %s", name, nic->pci, action_to_string(d.kind),
+                          strerror(-r));
+}
+
+/* Every NIC of the snapshot: decide, act, keep the metadata of first sightings. */
+static void job_decide(struct job *j) {
+        const struct snap *s = &j->snap;
+        int r;
+
+        j->fresh = NULL;
+        j->n_fresh = 0;
+        for (size_t i = 0; i < s->n_nics; i++)
+                job_nic(j, &s->nics[i]);
+        if (j->n_fresh > 0 && !relinkd_cfg->dry_run) {
+                /* Keep entries of NICs we did not look at (e.g. unbound now). */
+                for (size_t k = 0; k < s->n_meta; k++) {
+                        struct meta_nic *m;
+
+                        if (metadata_find(j->fresh, j->n_fresh, s->meta[k].pci))
+                                continue;
+                        m = metadata_append(&j->fresh, &j->n_fresh);
+                        if (!m)
+                                break;
+                        *m = s->meta[k];
+                }
+                r = virtdom_meta_put(j->dom, j->fresh, j->n_fresh);
+                if (r < 0)
+                        log_warn("domain=%s cannot write relink metadata: %s", virDomainGetName(j->dom),
+                                 virt_strerror(r));
+        }
+        free(j->fresh);
+        j->fresh = NULL;
+        j->n_fresh = 0;
+        metrics_flush();
+}
+
+/* Read everything the decision needs; then probe (parking the job) or decide at once. */
 static void job_handle(struct job *j) {
         const char *name = virDomainGetName(j->dom);
-        struct dom_nic *nics = NULL;
-        struct record **recs = NULL;
-        struct pod_link *links = NULL;
-        struct meta_nic *meta = NULL, *fresh = NULL;
-        size_t n_nics = 0, n_recs = 0, n_links = 0, n_meta = 0, n_fresh = 0;
-        bool have_meta, migrated;
+        struct snap *s = &j->snap;
         int state, reason, r;
         int64_t t_call = now_ms(), t_call_us = now_us();
 
@@ -264,121 +575,48 @@ static void job_handle(struct job *j) {
                 return;
         }
         action_adopt(j->pod, j->dom);
-        migrated = trigger_is_migration(j->why) || reason == VIR_DOMAIN_RUNNING_MIGRATED ||
-                   reason == VIR_DOMAIN_RUNNING_POSTCOPY_FAILED;
+        snap_clear(s);
+        s->t_call = t_call;
+        s->migrated = trigger_is_migration(j->why) || reason == VIR_DOMAIN_RUNNING_MIGRATED ||
+                      reason == VIR_DOMAIN_RUNNING_POSTCOPY_FAILED;
 
-        r = store_records(j->pod, &recs, &n_recs);
+        r = store_records(j->pod, &s->recs, &s->n_recs);
         if (r < 0) {
                 log_error("domain=%s cannot read the state store '%s': %s", name, relinkd_cfg->state_dir,
                           strerror(-r));
-                goto out;
+                return;
         }
-        if (n_recs == 0) {
+        if (s->n_recs == 0) {
                 log_debug("domain=%s conn=%s no records for this pod netns: not ours", name, j->pod->label);
-                goto out;
+                return;
         }
-        r = virtdom_nics(j->dom, &nics, &n_nics);
+        r = virtdom_nics(j->dom, &s->nics, &s->n_nics);
         if (r < 0) {
                 log_warn("domain=%s cannot read its live XML: %s", name, virt_strerror(r));
-                goto out;
+                return;
         }
-        r = pod_links_read(j->pod->ns_fd, &links, &n_links);
+        r = pod_links_read(j->pod->ns_fd, &s->links, &s->n_links);
         if (r < 0) {
                 log_error("domain=%s conn=%s cannot list the pod's links: %s", name, j->pod->label, strerror(-r));
-                goto out;
+                return;
         }
-        r = virtdom_meta_get(j->dom, &meta, &n_meta);
-        have_meta = r >= 0;
+        r = virtdom_meta_get(j->dom, &s->meta, &s->n_meta);
+        s->have_meta = r >= 0;
         if (r < 0 && r != -ENOENT)
                 log_warn("domain=%s unreadable relink metadata (%s): treated as absent", name,
                          virt_strerror(r));
 
         if (!relinkd_cfg->dry_run)
-                resume_pending(j, nics, n_nics, links, n_links, recs, n_recs);
+                resume_pending(j, s->nics, s->n_nics, s->links, s->n_links, s->recs, s->n_recs);
 
-        for (size_t i = 0; i < n_nics; i++) {
-                const struct dom_nic *nic = &nics[i];
-                const struct meta_nic *had = have_meta ? metadata_find(meta, n_meta, nic->pci) : NULL;
-                const struct record *rec;
-                char why[256] = "", recname[600];
-                enum action kind = ACTION_NONE;
-                enum nic_plan plan;
-                size_t idx;
-
-                if (nicmap_match(links, n_links, nic->target, recs, n_recs, &idx) < 0) {
-                        log_debug("domain=%s nic=%s tap=%s bound to no record: untouched", name, nic->pci,
-                                  nic->target);
-                        continue;
-                }
-                rec = recs[idx];
-                snprintf(recname, sizeof(recname), "%s/%s@%s", rec->network, rec->container_id, rec->ifname);
-                if (!*nic->pci) {
-                        log_warn("domain=%s nic=%s has no PCI address: untouched", name, nic->alias);
-                        continue;
-                }
-                if (action_busy(j->pod, j->dom, nic->pci)) {
-                        log_debug("domain=%s nic=%s action already in progress", name, nic->pci);
-                        continue;
-                }
-                plan = plan_nic(trigger_is_migration(j->why), migrated, had, nic->mac, rec, &kind, why, sizeof(why));
-                if (plan == PLAN_FIRST_SIGHT) {
-                        /* First sight: this is what the guest has now; it travels with the domain. */
-                        struct meta_nic *m = metadata_append(&fresh, &n_fresh);
-                        if (!m)
-                                break;
-                        snprintf(m->pci, sizeof(m->pci), "%s", nic->pci);
-                        identity_of(rec, nic->mac, &m->id);
-                        log_info("domain=%s nic=%s mac=%s record=%s first-sight trigger=%s: recording identity%s",
-                                 name, nic->pci, nic->mac, recname, trigger_to_string(j->why),
-                                 relinkd_cfg->dry_run ? " (dry run: not written)" : "");
-                        continue;
-                }
-                if (plan == PLAN_QUIET) {
-                        /* Reconciling an already handled domain: nothing to say at info level. */
-                        log_debug("domain=%s nic=%s record=%s unchanged", name, nic->pci, recname);
-                        continue;
-                }
-                relinkd_metrics.decisions[kind]++;
-                log_info("domain=%s nic=%s mac=%s record=%s decision=%s reason=\"%s\" trigger=%s t_ms=%lld "
-                         "first_call_ms=%lld", name, nic->pci, nic->mac, recname, action_to_string(kind), why,
-                         trigger_to_string(j->why), (long long) (now_ms() - j->t_event),
-                         (long long) (t_call - j->t_event));
-                if (kind == ACTION_NONE || relinkd_cfg->dry_run)
-                        continue;
-                r = action_start(&(struct action_req) {
-                        .pod = j->pod, .dom = j->dom, .nic = nic, .rec = rec, .kind = kind,
-                        .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
-                });
-                if (r == -EBUSY)
-                        log_info("domain=%s nic=%s action already in progress", name, nic->pci);
-                else if (r < 0)
-                        log_error("domain=%s nic=%s cannot start %s: %s", name, nic->pci, action_to_string(kind),
-                                  strerror(-r));
+        if (job_probes_running(j) > 0) {
+                /* The probes' completion wakes the job (job_wake); nothing blocks meanwhile. */
+                j->parked = true;
+                j->t_parked = now_ms();
+                log_debug("domain=%s waiting for the served-MAC probe", name);
+                return;
         }
-        if (n_fresh > 0 && !relinkd_cfg->dry_run) {
-                /* Keep entries of NICs we did not look at (e.g. unbound now). */
-                for (size_t k = 0; k < n_meta; k++) {
-                        struct meta_nic *m;
-
-                        if (metadata_find(fresh, n_fresh, meta[k].pci))
-                                continue;
-                        m = metadata_append(&fresh, &n_fresh);
-                        if (!m)
-                                break;
-                        *m = meta[k];
-                }
-                r = virtdom_meta_put(j->dom, fresh, n_fresh);
-                if (r < 0)
-                        log_warn("domain=%s cannot write relink metadata: %s", name,
-                                 virt_strerror(r));
-        }
-out:
-        metrics_flush();
-        free(fresh);
-        free(meta);
-        free(links);
-        dom_nics_free(nics, n_nics);
-        records_free(recs, n_recs);
+        job_decide(j);
 }
 
 static void job_run(void *opaque) {
@@ -388,8 +626,85 @@ static void job_run(void *opaque) {
         if (j->pod->alive)
                 job_handle(j);
         virResetLastError();
+        if (j->timer == 0 && !j->parked)
+                job_free(j);
+}
+
+/* A probe the parked job waits for finished. The job keeps its pod reference while parked, so the
+ * pod's connection may have died meanwhile: then the reconcile after the reconnect decides. */
+static void job_wake(void *opaque) {
+        struct job *j = opaque;
+
+        j->timer = 0;
+        if (!j->pod->alive) {
+                log_info("domain=%s conn=%s connection lost while probing: the reconcile after the reconnect "
+                         "decides", virDomainGetName(j->dom), j->pod->label);
+                job_free(j);
+                return;
+        }
+        if (job_probes_running(j) > 0)
+                return;                 /* still parked: another probe of this domain runs */
+        j->parked = false;
+        job_decide(j);
+        virResetLastError();
         if (j->timer == 0)
                 job_free(j);
+}
+
+/* ---------------------------------------------------------------- head start */
+
+struct incoming {
+        struct pod *pod;
+        virDomainPtr dom;
+};
+
+/* STARTED/MIGRATED: start the probes the RESUMED/MIGRATED job will need. */
+static void incoming_run(void *opaque) {
+        struct incoming *q = opaque;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        struct dom_nic *nics = NULL;
+        struct record **recs = NULL;
+        struct pod_link *links = NULL;
+        size_t n_nics = 0, n_recs = 0, n_links = 0, idx;
+
+        if (!q->pod->alive || virDomainGetUUIDString(q->dom, uuid) < 0)
+                goto out;
+        if (store_records(q->pod, &recs, &n_recs) < 0 || n_recs == 0)
+                goto out;
+        if (virtdom_nics(q->dom, &nics, &n_nics) < 0 || pod_links_read(q->pod->ns_fd, &links, &n_links) < 0)
+                goto out;
+        for (size_t i = 0; i < n_nics; i++) {
+                if (nicmap_match(links, n_links, nics[i].target, recs, n_recs, &idx) < 0 ||
+                    !served_probe_needed(nics[i].mac, recs[idx]->mac) ||
+                    pcache_find(q->pod->ns_dev, q->pod->ns_ino, uuid, nics[i].target, nics[i].mac, recs[idx]->mac))
+                        continue;
+                log_debug("domain=%s nic=%s incoming migration: probing the served MAC ahead (nic %s, record %s)",
+                          virDomainGetName(q->dom), nics[i].pci, nics[i].mac, recs[idx]->mac);
+                pcache_start(q->pod, uuid, nics[i].target, nics[i].mac, recs[idx]->mac, true);
+        }
+out:
+        virResetLastError();
+        free(links);
+        dom_nics_free(nics, n_nics);
+        records_free(recs, n_recs);
+        virDomainFree(q->dom);
+        pod_unref(q->pod);
+        free(q);
+}
+
+void domain_incoming(struct pod *p, virDomainPtr dom) {
+        struct incoming *q = calloc(1, sizeof(*q));
+
+        if (!q)
+                return;
+        q->pod = pod_ref(p);
+        virDomainRef(dom);
+        q->dom = dom;
+        if (timer_after(0, incoming_run, q) < 0) {
+                virDomainFree(q->dom);
+                pod_unref(q->pod);
+                free(q);
+        }
 }
 
 struct reconcile_req {

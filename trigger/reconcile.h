@@ -33,7 +33,12 @@ enum nic_plan plan_nic(bool migration_event, bool migrated_in, const struct meta
  * when the event arrived. */
 void domain_schedule(struct pod *p, virDomainPtr dom, enum trigger_kind why, int64_t t_event);
 
+/* From a libvirt callback, STARTED/MIGRATED: the target pod and its DHCP server exist and the guest is
+ * still paused. Start the served-MAC probes its NICs will need, so that the RESUMED/MIGRATED job finds
+ * their results instead of waiting for them. */
+void domain_incoming(struct pod *p, virDomainPtr dom);
+
 /* Handle every running domain of p (from a timer). */
 void pod_reconcile(struct pod *p);
-/* Jobs still pending (shutdown). */
+/* Jobs still pending and probes (shutdown; waits briefly for the probes' veths to be deleted). */
 void jobs_cancel_all(void);

@@ -1,19 +1,136 @@
 /* SPDX-License-Identifier: MIT */
-/* Domain-level libvirt calls: live XML → NICs, relink metadata get/put. */
+/* The domain seam: the libvirt implementation of struct virtdom_ops, and what is built on it
+ * (live NICs, relink metadata get/put). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libvirt/virterror.h>
 
 #include "common/util.h"
 #include "trigger/virtdom.h"
 
-int virtdom_nics(virDomainPtr dom, struct dom_nic **ret, size_t *ret_n) {
-        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0);
+static virDomainPtr lv_ref(virDomainPtr dom) {
+        virDomainRef(dom);
+        return dom;
+}
+
+static void lv_unref(virDomainPtr dom) {
+        if (dom)
+                virDomainFree(dom);
+}
+
+static int lv_uuid(virDomainPtr dom, char ret[VIR_UUID_STRING_BUFLEN]) {
+        return virDomainGetUUIDString(dom, ret) < 0 ? -EIO : 0;
+}
+
+static const char *lv_name(virDomainPtr dom) {
+        const char *n = virDomainGetName(dom);
+
+        return n ? n : "?";
+}
+
+static bool lv_conn_alive(virDomainPtr dom) {
+        virConnectPtr vc = virDomainGetConnect(dom);
+
+        return vc && virConnectIsAlive(vc) == 1;
+}
+
+static int lv_xml(virDomainPtr dom, char **ret) {
+        char *xml = virDomainGetXMLDesc(dom, 0);
 
         if (!xml)
                 return -EIO;
+        *ret = xml;
+        return 0;
+}
+
+static int lv_state(virDomainPtr dom, int *ret_state, int *ret_reason) {
+        return virDomainGetState(dom, ret_state, ret_reason, 0) < 0 ? -EIO : 0;
+}
+
+static int lv_metadata_get(virDomainPtr dom, const char *uri, char **ret_xml) {
+        char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, uri, VIR_DOMAIN_AFFECT_LIVE);
+
+        if (!xml) {
+                virErrorPtr e = virGetLastError();
+                if (e && e->code == VIR_ERR_NO_DOMAIN_METADATA) {
+                        virResetLastError();
+                        return -ENOENT;
+                }
+                return -EIO;
+        }
+        *ret_xml = xml;
+        return 0;
+}
+
+static int lv_metadata_set(virDomainPtr dom, const char *key, const char *uri, const char *xml, bool config) {
+        unsigned flags = VIR_DOMAIN_AFFECT_LIVE;
+
+        if (config && virDomainIsPersistent(dom) == 1)
+                flags |= VIR_DOMAIN_AFFECT_CONFIG;
+        return virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, key, uri, flags) < 0 ? -EIO : 0;
+}
+
+static int lv_update_device(virDomainPtr dom, const char *iface_xml) {
+        return virDomainUpdateDeviceFlags(dom, iface_xml, VIR_DOMAIN_AFFECT_LIVE) < 0 ? -EIO : 0;
+}
+
+static int lv_detach(virDomainPtr dom, const char *alias, const char *iface_xml) {
+        /* DetachDeviceAlias only asks for the unplug and returns; DetachDeviceFlags would block inside
+         * libvirtd's own wait for the guest (up to 5 s). */
+        if (alias && *alias)
+                return virDomainDetachDeviceAlias(dom, alias, VIR_DOMAIN_AFFECT_LIVE) < 0 ? -EIO : 0;
+        return virDomainDetachDeviceFlags(dom, iface_xml, VIR_DOMAIN_AFFECT_LIVE) < 0 ? -EIO : 0;
+}
+
+static int lv_attach(virDomainPtr dom, const char *iface_xml) {
+        return virDomainAttachDeviceFlags(dom, iface_xml, VIR_DOMAIN_AFFECT_LIVE) < 0 ? -EIO : 0;
+}
+
+static void lv_port_close(int fd) {
+        if (fd >= 0)
+                close(fd);
+}
+
+static const char *lv_last_error(void) {
+        const char *m = virGetLastErrorMessage();
+
+        return m ? m : "unknown libvirt error";
+}
+
+static const struct virtdom_ops libvirt_ops = {
+        .ref = lv_ref,
+        .unref = lv_unref,
+        .uuid = lv_uuid,
+        .name = lv_name,
+        .conn_alive = lv_conn_alive,
+        .xml = lv_xml,
+        .state = lv_state,
+        .metadata_get = lv_metadata_get,
+        .metadata_set = lv_metadata_set,
+        .update_device = lv_update_device,
+        .detach = lv_detach,
+        .attach = lv_attach,
+        .port_open = dhcpwatch_open,
+        .port_read = dhcpwatch_read,
+        .port_close = lv_port_close,
+        .last_error = lv_last_error,
+};
+
+const struct virtdom_ops *virtdom = &libvirt_ops;
+
+void virtdom_set_ops(const struct virtdom_ops *ops) {
+        virtdom = ops ? ops : &libvirt_ops;
+}
+
+int virtdom_nics(virDomainPtr dom, struct dom_nic **ret, size_t *ret_n) {
+        _cleanup_free_ char *xml = NULL;
+        int r = virtdom->xml(dom, &xml);
+
+        if (r < 0)
+                return r;
         return domxml_nics(xml, ret, ret_n);
 }
 
@@ -29,18 +146,7 @@ int virtdom_nic_find(const struct dom_nic *nics, size_t n, const char *pci, cons
 }
 
 int virtdom_metadata_get(virDomainPtr dom, const char *uri, char **ret_xml) {
-        char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, uri, VIR_DOMAIN_AFFECT_LIVE);
-
-        if (!xml) {
-                virErrorPtr e = virGetLastError();
-                if (e && e->code == VIR_ERR_NO_DOMAIN_METADATA) {
-                        virResetLastError();
-                        return -ENOENT;
-                }
-                return -EIO;
-        }
-        *ret_xml = xml;
-        return 0;
+        return virtdom->metadata_get(dom, uri, ret_xml);
 }
 
 int virtdom_meta_get(virDomainPtr dom, struct meta_nic **ret, size_t *ret_n) {
@@ -54,18 +160,12 @@ int virtdom_meta_get(virDomainPtr dom, struct meta_nic **ret, size_t *ret_n) {
 
 int virtdom_meta_put(virDomainPtr dom, const struct meta_nic *nics, size_t n) {
         _cleanup_free_ char *xml = NULL;
-        unsigned flags = VIR_DOMAIN_AFFECT_LIVE;
         int r;
 
         r = metadata_encode(nics, n, &xml);
         if (r < 0)
                 return r;
-        if (virDomainIsPersistent(dom) == 1)
-                flags |= VIR_DOMAIN_AFFECT_CONFIG;
-        if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, RELINK_META_KEY, RELINK_META_URI,
-                                 flags) < 0)
-                return -EIO;
-        return 0;
+        return virtdom->metadata_set(dom, RELINK_META_KEY, RELINK_META_URI, xml, true);
 }
 
 int virtdom_meta_put_nic(virDomainPtr dom, const char *pci, const struct nic_identity *id) {
@@ -92,7 +192,5 @@ int virtdom_meta_put_nic(virDomainPtr dom, const char *pci, const struct nic_ide
 }
 
 int virtdom_state(virDomainPtr dom, int *ret_state, int *ret_reason) {
-        if (virDomainGetState(dom, ret_state, ret_reason, 0) < 0)
-                return -EIO;
-        return 0;
+        return virtdom->state(dom, ret_state, ret_reason);
 }

@@ -265,19 +265,139 @@ static void test_action_strings_and_escalation(void **state) {
         assert_int_equal(action_escalate(ACTION_NONE), ACTION_NONE);
 }
 
+/* The served-MAC rule: (base decision, NIC MAC, record MAC, probe answers) → action, MACs, evidence. */
+#define A PROBE_ANSWERED
+#define U PROBE_UNANSWERED
+#define I PROBE_IMPOSSIBLE
+#define N PROBE_NOT_RUN
+#define IPCH "ip 10.244.1.5/24 → 10.244.2.7/24"
+
+static const struct srow {
+        const char *name;
+        enum action base;
+        const char *base_reason, *nic, *rec;
+        enum probe_answer a_nic, a_rec;
+        int ms;
+        const char *err;
+        enum action want;
+        const char *mac_new, *mac_alt, *reason, *evidence;      /* exact */
+} srows[] = {
+        { "kubevirt-1.9: served = nic, ip changed → flap, keep mac",
+          ACTION_FLAP, IPCH, MAC_A, MAC_B, A, U, 4, NULL,
+          ACTION_FLAP, MAC_A, "", IPCH, "served=nic probe=nic:answered,record:unanswered probe_ms=4" },
+        { "spec mac: served = nic, nothing else changed → none",
+          ACTION_NONE, "unchanged", MAC_A, MAC_B, A, U, 3, NULL,
+          ACTION_NONE, MAC_A, "", "unchanged", "served=nic probe=nic:answered,record:unanswered probe_ms=3" },
+        { "kubevirt-1.8: served = record → reattach with it, nic mac the alternative",
+          ACTION_FLAP, IPCH, MAC_A, MAC_B, U, A, 5, NULL,
+          ACTION_REATTACH, MAC_B, MAC_A, "mac " MAC_A " → " MAC_B,
+          "served=record probe=nic:unanswered,record:answered probe_ms=5" },
+        { "served = record even when nothing else changed → reattach",
+          ACTION_NONE, "unchanged", MAC_A, MAC_B, U, A, 2, NULL,
+          ACTION_REATTACH, MAC_B, MAC_A, "mac " MAC_A " → " MAC_B,
+          "served=record probe=nic:unanswered,record:answered probe_ms=2" },
+        { "both served → keep the mac, record mac the alternative",
+          ACTION_FLAP, IPCH, MAC_A, MAC_B, A, A, 2, NULL,
+          ACTION_FLAP, MAC_A, MAC_B, IPCH, "served=both probe=nic:answered,record:answered probe_ms=2" },
+        { "nothing answers → fallback: flap keeping the mac, record mac the alternative",
+          ACTION_FLAP, IPCH, MAC_A, MAC_B, U, U, 402, NULL,
+          ACTION_FLAP, MAC_A, MAC_B, IPCH,
+          "served=none probe=nic:unanswered,record:unanswered probe_ms=402 fallback=keep-mac" },
+        { "nothing answers, nothing else changed → fallback none",
+          ACTION_NONE, "unchanged", MAC_A, MAC_B, U, U, 401, NULL,
+          ACTION_NONE, MAC_A, MAC_B, "unchanged",
+          "served=none probe=nic:unanswered,record:unanswered probe_ms=401 fallback=keep-mac" },
+        { "probe impossible → fallback with the reason",
+          ACTION_FLAP, IPCH, MAC_A, MAC_B, I, I, -1, "the tap has no master (not a bridge binding)",
+          ACTION_FLAP, MAC_A, MAC_B, IPCH,
+          "served=unknown probe=\"impossible: the tap has no master (not a bridge binding)\" fallback=keep-mac" },
+        { "probe not run → fallback",
+          ACTION_FLAP, "no metadata: assume changed", MAC_A, MAC_B, N, N, -1, NULL,
+          ACTION_FLAP, MAC_A, MAC_B, "no metadata: assume changed",
+          "served=unknown probe=\"not run: no reason given\" fallback=keep-mac" },
+        { "record mac = nic mac → no probe needed",
+          ACTION_FLAP, IPCH, MAC_A, MAC_A, N, N, -1, NULL,
+          ACTION_FLAP, MAC_A, "", IPCH, "served=- probe=\"not needed: record mac = nic mac\"" },
+        { "macs differ in case only → no probe needed, lower case",
+          ACTION_NONE, "unchanged", "0A:58:0A:F4:01:05", MAC_A, N, N, -1, NULL,
+          ACTION_NONE, MAC_A, "", "unchanged", "served=- probe=\"not needed: record mac = nic mac\"" },
+        { "record without a mac → no probe needed",
+          ACTION_FLAP, IPCH, MAC_A, "", N, N, -1, NULL,
+          ACTION_FLAP, MAC_A, "", IPCH, "served=- probe=\"not needed: the record has no mac\"" },
+        { "nic mac unknown → no probe needed, plug the record's",
+          ACTION_FLAP, IPCH, NULL, MAC_B, N, N, -1, NULL,
+          ACTION_FLAP, MAC_B, "", IPCH, "served=- probe=\"not needed: the nic's mac is unknown\"" },
+        { "upper-case inputs come out lower case",
+          ACTION_FLAP, IPCH, "0A:58:0A:F4:01:05", "0A:58:0A:F4:02:07", U, A, 1, NULL,
+          ACTION_REATTACH, MAC_B, MAC_A, "mac " MAC_A " → " MAC_B,
+          "served=record probe=nic:unanswered,record:answered probe_ms=1" },
+};
+
+static void test_served_row(void **state) {
+        const struct srow *t = *state;
+        struct served_decision d;
+
+        decide_served(&(struct served_in) {
+                .base = t->base, .base_reason = t->base_reason, .nic_mac = t->nic, .rec_mac = t->rec,
+                .nic = t->a_nic, .rec = t->a_rec, .probe_ms = t->ms, .probe_error = t->err,
+        }, &d);
+        if (d.kind != t->want || strcmp(d.evidence, t->evidence) != 0)
+                print_error("row '%s': got %s %s\n", t->name, action_to_string(d.kind), d.evidence);
+        assert_int_equal(d.kind, t->want);
+        assert_string_equal(d.mac_new, t->mac_new);
+        assert_string_equal(d.mac_alt, t->mac_alt);
+        assert_string_equal(d.reason, t->reason);
+        assert_string_equal(d.evidence, t->evidence);
+        /* the enum (metrics) says what the evidence says */
+        char want[32];
+        snprintf(want, sizeof(want), "served=%s ", served_to_string(d.served));
+        assert_memory_equal(d.evidence, want, strlen(want));
+}
+
+/* The base the reconciler feeds in: decide() with the MAC rule left out (live_mac NULL). */
+static void test_served_from_decide(void **state) {
+        static struct record had_rec, now;
+        struct side had = { MAC_A, 1500, { { "10.244.1.5", 24, "" } }, { { NULL, NULL } } };
+        struct side cur = { MAC_B, 1500, { { "10.244.2.7", 24, "" } }, { { NULL, NULL } } };
+        struct nic_identity id;
+        struct served_decision d;
+        char why[256];
+        enum action base;
+
+        record_fill(&had, &had_rec);
+        nic_identity_from_record(&had_rec, &id);
+        record_fill(&cur, &now);
+        assert_int_equal(decide(&id, MAC_A, &now, NULL, 0), ACTION_REATTACH);     /* the old rule */
+        base = decide(&id, NULL, &now, why, sizeof(why));
+        assert_int_equal(base, ACTION_FLAP);
+        decide_served(&(struct served_in) { .base = base, .base_reason = why, .nic_mac = MAC_A,
+                                            .rec_mac = now.mac, .nic = A, .rec = U, .probe_ms = 2 }, &d);
+        assert_int_equal(d.kind, ACTION_FLAP);
+        assert_string_equal(d.reason, IPCH);
+        assert_true(served_probe_needed(MAC_A, MAC_B));
+        assert_false(served_probe_needed(MAC_A, "0A:58:0A:F4:01:05"));
+        assert_false(served_probe_needed(MAC_A, ""));
+        assert_false(served_probe_needed(NULL, MAC_B));
+}
+
 int main(void) {
         static const struct CMUnitTest fixed[] = {
                 cmocka_unit_test(test_reason_optional_and_truncated),
                 cmocka_unit_test(test_identity_from_record),
                 cmocka_unit_test(test_identity_equal),
                 cmocka_unit_test(test_action_strings_and_escalation),
+                cmocka_unit_test(test_served_from_decide),
         };
-        struct CMUnitTest tests[ARRAY_SIZE(rows) + ARRAY_SIZE(fixed)];
+        struct CMUnitTest tests[ARRAY_SIZE(rows) + ARRAY_SIZE(srows) + ARRAY_SIZE(fixed)];
         size_t n = 0;
 
         for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
                 tests[n++] = (struct CMUnitTest) {
                         .name = rows[i].name, .test_func = test_row, .initial_state = (void *) &rows[i],
+                };
+        for (size_t i = 0; i < ARRAY_SIZE(srows); i++)
+                tests[n++] = (struct CMUnitTest) {
+                        .name = srows[i].name, .test_func = test_served_row, .initial_state = (void *) &srows[i],
                 };
         for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
                 tests[n++] = fixed[i];

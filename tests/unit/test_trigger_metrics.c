@@ -34,6 +34,8 @@ static void test_empty(void **state) {
         assert_line(text, "relinkd_renewal_seconds_bucket{le=\"+Inf\"} 0");
         assert_line(text, "relinkd_renewal_seconds_count 0");
         assert_line(text, "relinkd_connections 0");
+        assert_line(text, "relinkd_served_mac_total{served=\"record\"} 0");
+        assert_null(strstr(text, "served=\"-\""));
         assert_null(strstr(text, "kind=\"none\""));
         free(text);
 }

@@ -41,6 +41,32 @@ static void test_defaults(void **state) {
         assert_null(o.metrics_file);
         assert_false(o.dry_run);
         assert_false(o.no_escalate);
+        assert_false(o.kubevirt);
+        assert_string_equal(o.kubelet_root, "/var/lib/kubelet");
+}
+
+/* The DaemonSet's command line: --kubevirt alone is enough to follow something. */
+static void test_kubevirt(void **state) {
+        static const char *const alone[] = { "--kubevirt", NULL };
+        static const char *const rooted[] = {
+                "--kubevirt", "--kubelet-root", "/run/x/n1/kubelet", "--state-dir", "/s",
+                "--watch", "/run/p/*/sock", NULL,
+        };
+        struct opts o;
+        char err[256];
+
+        assert_int_equal(parse(alone, &o, err, sizeof(err)), 0);
+        assert_true(o.kubevirt);
+        assert_string_equal(o.kubelet_root, OPTS_DEFAULT_KUBELET_ROOT);
+        assert_int_equal(o.n_watch, 0);
+        assert_int_equal(o.n_connect, 0);
+
+        assert_int_equal(parse(rooted, &o, err, sizeof(err)), 0);
+        assert_true(o.kubevirt);
+        assert_string_equal(o.kubelet_root, "/run/x/n1/kubelet");
+        assert_string_equal(o.state_dir, "/s");
+        assert_int_equal(o.n_watch, 1);
+        assert_string_equal(o.watch[0], "/run/p/*/sock");
 }
 
 static void test_full(void **state) {
@@ -71,7 +97,7 @@ static const struct bad {
         const char *args[6];
         const char *err;           /* substring of the message */
 } bad[] = {
-        { { NULL }, "nothing to follow" },
+        { { NULL }, "nothing to follow: give --kubevirt, --connect URI or --watch GLOB" },
         { { "--netns", "/run/netns/a", NULL }, "must follow the --connect" },
         { { "--connect", "qemu:///system", "--netns", "rel", NULL }, "absolute path" },
         { { "--connect", "u", "--netns", "/a", "--netns", "/b" }, "given twice" },
@@ -84,6 +110,12 @@ static const struct bad {
         { { "--watch", "x", "extra", NULL }, "unexpected argument 'extra'" },
         { { "--watch", NULL }, "needs an argument" },
         { { "--watch", "", NULL }, "empty pattern" },
+        { { "--kubelet-root", "/var/lib/kubelet", NULL }, "only used with --kubevirt" },
+        { { "--watch", "x", "--kubelet-root", "/k", NULL }, "only used with --kubevirt" },
+        { { "--kubevirt", "--kubelet-root", "var/lib/kubelet", NULL }, "--kubelet-root 'var/lib/kubelet': expected an absolute path" },
+        { { "--kubevirt", "--kubelet-root", "", NULL }, "expected an absolute path" },
+        { { "--kubevirt", "--kubelet-root", NULL }, "needs an argument" },
+        { { "--kubevirt=yes", NULL }, "unknown option" },
 };
 
 static void test_bad(void **state) {
@@ -111,7 +143,9 @@ static void test_usage_documents_every_option(void **state) {
                 "--state-dir", "--connect", "--netns", "--watch", "--hold-ms", "--verify-ms",
                 "--reattach-verify-ms", "--detach-timeout-ms", "--rescan-ms", "--backoff-max-ms",
                 "--metrics-file", "--log-level", "--no-escalate", "--dry-run", "--help", "link-watch",
-                "NetworkManager",
+                "NetworkManager", "--kubevirt", "--kubelet-root", "/var/lib/kubelet", "virtqemud-sock",
+                "libvirt-sock", "volumes/kubernetes.io~empty-dir/libvirt-runtime", "qemu+unix:///session",
+                "hostPID", "backlog",
         };
         char *text = NULL;
         size_t len = 0;
@@ -160,6 +194,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_full),
+                cmocka_unit_test(test_kubevirt),
                 cmocka_unit_test(test_bad),
                 cmocka_unit_test(test_help_alone),
                 cmocka_unit_test(test_usage_documents_every_option),

@@ -20,8 +20,9 @@ static const char IFACE[] =
 
 static void test_round_trip(void **state) {
         struct pending_nic in[] = {
-                { "0000:00:02.0", (char *) IFACE },
-                { "0000:00:03.0", (char *) "<interface type='ethernet'><mac address='aa:bb:cc:dd:ee:ff'/></interface>" },
+                { "0000:00:02.0", (char *) IFACE, (char *) "<interface type='ethernet'/>", 123456789 },
+                { "0000:00:03.0", (char *) "<interface type='ethernet'><mac address='aa:bb:cc:dd:ee:ff'/></interface>",
+                  NULL, 0 },
         };
         struct pending_nic *out = NULL;
         size_t n = 0;
@@ -33,7 +34,11 @@ static void test_round_trip(void **state) {
         assert_int_equal(n, 2);
         assert_string_equal(out[0].pci, "0000:00:02.0");
         assert_string_equal(out[0].iface_xml, IFACE);
+        assert_string_equal(out[0].had_xml, in[0].had_xml);
+        assert_int_equal(out[0].asked_ms, 123456789);
         assert_string_equal(out[1].iface_xml, in[1].iface_xml);
+        assert_null(out[1].had_xml);
+        assert_int_equal(out[1].asked_ms, 0);
         pending_free(out, n);
         free(xml);
 }
@@ -51,11 +56,28 @@ static void test_namespaced_root(void **state) {
         pending_free(out, n);
 }
 
+static void test_older_form(void **state) {
+        /* Written by an older relinkd: the element to attach is the <nic>'s own text. */
+        static const char xml[] = "<pending><nic pci=\"0000:00:02.0\">&lt;interface/&gt;</nic></pending>";
+        struct pending_nic *out = NULL;
+        size_t n = 0;
+
+        assert_int_equal(pending_decode(xml, &out, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(out[0].iface_xml, "<interface/>");
+        assert_null(out[0].had_xml);
+        assert_int_equal(out[0].asked_ms, 0);
+        pending_free(out, n);
+}
+
 static void test_bad(void **state) {
         static const char *const bad[] = {
                 "", "<pending>", "<other/>", "<pending><nic>&lt;interface/&gt;</nic></pending>",
                 "<pending><nic pci=\"0000:00:02.0\"></nic></pending>",
                 "<pending><nic pci=\"0000:00:02.0-and-far-too-long\">x</nic></pending>",
+                "<pending><nic pci=\"0000:00:02.0\" asked=\"-5\"><attach>x</attach></nic></pending>",
+                "<pending><nic pci=\"0000:00:02.0\" asked=\"12x\"><attach>x</attach></nic></pending>",
+                "<pending><nic pci=\"0000:00:02.0\"><attach>x</attach><had></had></nic></pending>",
         };
         for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
                 struct pending_nic *out = NULL;
@@ -71,6 +93,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_namespaced_root),
+                cmocka_unit_test(test_older_form),
                 cmocka_unit_test(test_bad),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

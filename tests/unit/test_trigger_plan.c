@@ -48,6 +48,11 @@ static const struct row {
         { "reconcile, migrated, stale metadata: act", false, true,  HAD_SRC,  &rec_dst, PLAN_DECIDED, ACTION_FLAP },
         { "reconcile, migrated, no metadata: act",    false, true,  HAD_NONE, &rec_dst, PLAN_DECIDED, ACTION_FLAP },
         { "reconcile, handled: quiet",                false, true,  HAD_DST,  &rec_dst, PLAN_QUIET, 0 },
+        /* handled keeping the NIC's MAC (the target served it): the record's MAC differs for good */
+        { "reconcile, handled, mac kept: quiet",      false, true,  HAD_DST,  &rec_dst_mac, PLAN_QUIET, 0 },
+        { "booted with a spec mac, reconcile: quiet", false, false, HAD_DST,  &rec_dst_mac, PLAN_QUIET, 0 },
+        { "event, mac kept before: decided (probed)", true,  true,  HAD_DST,  &rec_dst_mac, PLAN_DECIDED, ACTION_REATTACH },
+        { "reconcile, mac and ip differ: decided",    false, true,  HAD_SRC,  &rec_dst_mac, PLAN_DECIDED, ACTION_REATTACH },
         { "reconcile, booted here, same: quiet",      false, false, HAD_SRC,  &rec_src, PLAN_QUIET, 0 },
         /* metadata from another node but the domain was resumed by hand since: still not handled */
         { "reconcile, not migrated, stale: act",      false, false, HAD_SRC,  &rec_dst, PLAN_DECIDED, ACTION_FLAP },

@@ -1,0 +1,844 @@
+/* SPDX-License-Identifier: MIT */
+/* The action state machine on a fake domain and a fake clock (tests/unit/fake_virt.h): every phase
+ * transition, late and silent releases, restarts, reconnects, attach errors, the DHCP ladder.
+ * Every scenario ends with assert_rule(): the running domain has exactly one NIC at the slot. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "tests/unit/fake_virt.h"
+#include "trigger/action.h"
+#include "trigger/metrics.h"
+#include "trigger/options.h"
+#include "trigger/pending.h"
+#include "trigger/virtdom.h"
+
+#define PCI "0000:00:03.0"
+#define PCI2 "0000:00:04.0"
+#define OLD "02:00:00:00:00:01"     /* the MAC the guest had (source pod) */
+#define NEW "0a:58:0a:f4:02:0a"     /* the record's MAC (target pod) */
+#define ALT "02:00:00:00:00:99"     /* another candidate */
+#define IP "10.244.2.10"
+
+static struct opts cfg;
+static struct pod *pod;
+static struct fake_dom dom;
+static struct record rec;
+static char logpath[64];
+
+static int world_up(void **state) {
+        int fd;
+
+        fake_install();
+        metrics_open(NULL);
+        cfg = (struct opts) {
+                .hold_ms = 1000, .verify_flap_ms = 3000, .verify_reattach_ms = 8000, .detach_timeout_ms = 5000,
+        };
+        relinkd_cfg = &cfg;
+        snprintf(logpath, sizeof(logpath), "/tmp/test_action.XXXXXX");
+        fd = mkstemp(logpath);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(log_open("relinkd", logpath, LOG_LEVEL_DEBUG), 0);
+        pod = pod_new(NULL, -1, "fake-pod");
+        assert_non_null(pod);
+        pod->ns_dev = 7;
+        pod->ns_ino = 42;
+        fake_dom_init(&dom, "default_vm", pod);
+        fake_dom_add_nic(&dom, PCI, OLD, "tap0");
+        memset(&rec, 0, sizeof(rec));
+        snprintf(rec.network, sizeof(rec.network), "podnet");
+        snprintf(rec.container_id, sizeof(rec.container_id), "cid");
+        snprintf(rec.ifname, sizeof(rec.ifname), "eth0");
+        snprintf(rec.mac, sizeof(rec.mac), NEW);
+        rec.ips[0] = (struct record_ip) { .family = AF_INET, .address = IP, .prefix = 24 };
+        rec.n_ips = 1;
+        snprintf(dom.served_mac[0], sizeof(dom.served_mac[0]), NEW);
+        snprintf(dom.served_ip, sizeof(dom.served_ip), IP);
+        return 0;
+}
+
+static int world_down(void **state) {
+        actions_shutdown();
+        assert_int_equal(actions_active(), 0);
+        assert_int_equal(dom.refs, 0);           /* every domain reference given back */
+        fake_dom_free(&dom);
+        pod_unref(pod);
+        log_close();
+        unlink(logpath);
+        fake_uninstall();
+        return 0;
+}
+
+static char *log_text(void) {
+        FILE *f = fopen(logpath, "re");
+        char *buf = calloc(1, 1 << 20);
+        size_t n;
+
+        assert_non_null(f);
+        assert_non_null(buf);
+        n = fread(buf, 1, (1 << 20) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return buf;
+}
+
+static unsigned log_count(const char *needle) {
+        _cleanup_free_ char *t = log_text();
+        unsigned n = 0;
+
+        for (const char *p = t; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
+}
+
+static void assert_logged(const char *needle) {
+        if (log_count(needle) == 0) {
+                _cleanup_free_ char *t = log_text();
+                fail_msg("not logged: '%s'\n--- log ---\n%s", needle, t);
+        }
+}
+
+static bool pending_for(const char *pci) {
+        struct pending_nic *p = NULL;
+        size_t n = 0;
+        bool found = false;
+
+        if (pending_get(fake_domptr(&dom), &p, &n) < 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                found |= streq(p[i].pci, pci);
+        pending_free(p, n);
+        return found;
+}
+
+/* The rule: the running domain has exactly one NIC at the slot (with mac, unless NULL). At rest
+ * (outstanding == false) nothing is missing and no unplug is recorded; with an unplug outstanding
+ * its entry is in the domain. */
+static void assert_rule(const char *pci, const char *mac, bool outstanding) {
+        unsigned at_slot = 0;
+
+        for (size_t i = 0; i < dom.n_nics; i++)
+                if (streq(dom.nics[i].pci, pci)) {
+                        at_slot++;
+                        if (mac)
+                                assert_string_equal(dom.nics[i].mac, mac);
+                }
+        assert_int_equal(at_slot, 1);
+        assert_int_equal(relinkd_metrics.nics_missing, 0);
+        assert_int_equal(pending_for(pci), outstanding);
+        if (!outstanding)
+                assert_int_equal(actions_active(), 0);
+}
+
+static int start_on(const char *pci, enum action kind, const char *mac_new, const char *mac_alt) {
+        struct dom_nic *nics = NULL;
+        size_t n = 0;
+        int i, r;
+
+        assert_int_equal(virtdom_nics(fake_domptr(&dom), &nics, &n), 0);
+        i = virtdom_nic_find(nics, n, pci, NULL);
+        assert_true(i >= 0);
+        r = action_start(&(struct action_req) {
+                .pod = pod, .dom = fake_domptr(&dom), .nic = &nics[i], .rec = &rec, .kind = kind,
+                .mac_new = mac_new, .mac_alt = mac_alt, .t_event = fake_now_ms(), .migrated = true,
+        });
+        dom_nics_free(nics, n);
+        return r;
+}
+
+static void start(enum action kind, const char *mac_new, const char *mac_alt) {
+        assert_int_equal(start_on(PCI, kind, mac_new, mac_alt), 0);
+}
+
+static uint64_t result(enum action k, enum action_result r) {
+        return relinkd_metrics.actions[k][r];
+}
+
+/* ---- flap ---- */
+
+static void test_flap_verified(void **state) {
+        snprintf(dom.served_mac[0], 18, OLD);
+        dom.dhcp_on_flap = true;
+        start(ACTION_FLAP, NULL, NULL);
+        assert_string_equal(dom.links, "d");
+        fake_run(999);
+        assert_string_equal(dom.links, "d");         /* held */
+        fake_run(1);
+        assert_string_equal(dom.links, "du");
+        fake_run(600);
+        assert_int_equal(result(ACTION_FLAP, RESULT_VERIFIED), 1);
+        assert_int_equal(dom.attach_calls, 0);
+        assert_logged("verified kind=flap renewal_ms=1500 nic_state=present nic_mac=" OLD);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_flap_ignored_replug_same_mac(void **state) {
+        /* ifupdown: a flap changes nothing; the same-MAC re-plug makes it renew. */
+        snprintf(dom.served_mac[0], 18, OLD);
+        start(ACTION_FLAP, NULL, NULL);
+        fake_run(1000 + 3000);
+        assert_logged("escalate from=flap to=reattach mac=" OLD " reason=\"no DHCP from the guest within 3000 ms\"");
+        fake_run(300 + 600);
+        assert_int_equal(dom.n_attached, 1);
+        assert_string_equal(dom.attached[0], OLD);
+        assert_int_equal(result(ACTION_FLAP, RESULT_ESCALATED), 1);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_flap_unanswered_climbs_to_alt(void **state) {
+        /* The guest asks after the flap and after the same-MAC re-plug; only ALT is served. */
+        snprintf(dom.served_mac[0], 18, ALT);
+        dom.dhcp_on_flap = true;
+        start(ACTION_FLAP, NULL, ALT);
+        fake_run(1000 + 3000);
+        assert_logged("escalate from=flap to=reattach mac=" OLD " reason=\"DHCP unanswered for MAC " OLD "\"");
+        fake_run(300 + 8000);
+        assert_logged("escalate from=reattach to=reattach mac=" ALT " reason=\"DHCP unanswered for MAC " OLD "\"");
+        fake_run(300 + 600);
+        assert_int_equal(dom.n_attached, 2);
+        assert_string_equal(dom.attached[1], ALT);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, ALT, false);
+}
+
+static void test_flap_link_up_retried(void **state) {
+        /* link down works, link up is refused once: retried, never left down */
+        snprintf(dom.served_mac[0], 18, OLD);
+        dom.dhcp_on_flap = true;
+        start(ACTION_FLAP, NULL, NULL);
+        dom.fail_update = 1;
+        fake_run(1000);
+        assert_string_equal(dom.links, "d");
+        fake_run(500);
+        assert_string_equal(dom.links, "du");
+        assert_logged("link up failed: fake: update refused; retrying");
+        fake_run(600);
+        assert_int_equal(result(ACTION_FLAP, RESULT_VERIFIED), 1);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_flap_link_down_refused_replugs(void **state) {
+        dom.fail_update = 1;
+        start(ACTION_FLAP, NULL, NULL);
+        snprintf(dom.served_mac[0], 18, OLD);
+        assert_logged("escalate from=flap to=reattach mac=" OLD " reason=\"link down failed: fake: update refused\"");
+        fake_run(300 + 600);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_flap_parked_on_lost_connection(void **state) {
+        struct pod *p2;
+
+        snprintf(dom.served_mac[0], 18, OLD);
+        dom.dhcp_on_flap = true;
+        start(ACTION_FLAP, NULL, NULL);
+        fake_run(500);
+        pod->alive = false;                         /* lost during the hold */
+        dom.conn_dead = true;
+        action_pod_lost(pod);
+        fake_run(500);
+        assert_string_equal(dom.links, "d");        /* link-up waits for the connection */
+        assert_logged("connection lost: step waits for the daemon to come back");
+        p2 = pod_new(NULL, -1, "fake-pod-again");
+        p2->ns_dev = 7;
+        p2->ns_ino = 42;
+        dom.conn_dead = false;
+        action_adopt(p2, fake_domptr(&dom));
+        fake_run(0);
+        assert_string_equal(dom.links, "du");
+        fake_run(500);
+        assert_int_equal(result(ACTION_FLAP, RESULT_VERIFIED), 1);
+        assert_rule(PCI, OLD, false);
+        pod_unref(p2);
+}
+
+/* ---- re-attach ---- */
+
+static void test_reattach_slot_already_empty(void **state) {
+        /* released between the decision and the unplug (or by someone else): straight to the attach */
+        struct dom_nic *nics = NULL;
+        size_t n = 0;
+
+        assert_int_equal(virtdom_nics(fake_domptr(&dom), &nics, &n), 0);
+        fake_guest_release(&dom, PCI, false);
+        assert_int_equal(action_start(&(struct action_req) {
+                .pod = pod, .dom = fake_domptr(&dom), .nic = &nics[0], .rec = &rec, .kind = ACTION_REATTACH,
+                .mac_new = NEW, .t_event = fake_now_ms(), .migrated = true,
+        }), 0);
+        dom_nics_free(nics, n);
+        assert_logged("the slot is empty: attaching");
+        assert_int_equal(dom.unplug_requests, 0);
+        fake_run(0);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_reattach_verified(void **state) {
+        start(ACTION_REATTACH, NEW, NULL);
+        assert_int_equal(dom.unplug_requests, 1);
+        assert_true(pending_for(PCI));              /* recorded before the unplug */
+        fake_run(300);                              /* DEVICE_REMOVED */
+        assert_logged("released how=device-removed removed_ms=300 reasks=0");
+        fake_run(0);
+        assert_int_equal(dom.n_attached, 1);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_logged("verified kind=reattach renewal_ms=800 nic_state=present nic_mac=" NEW);
+        assert_int_equal(relinkd_metrics.late_releases, 0);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_reattach_unanswered_then_alt(void **state) {
+        /* The target serves the VM's previous MAC while the record says another. */
+        snprintf(dom.served_mac[0], 18, OLD);
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 8000);
+        assert_logged("escalate from=reattach to=reattach mac=" OLD " reason=\"DHCP unanswered for MAC " NEW "\"");
+        fake_run(300 + 600);
+        assert_int_equal(dom.n_attached, 2);
+        assert_string_equal(dom.attached[0], NEW);
+        assert_string_equal(dom.attached[1], OLD);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 0);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_reattach_nothing_answers(void **state) {
+        dom.served_mac[0][0] = '\0';
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 8000 + 300 + 8000);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 0);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 1);
+        assert_logged("FAILED kind=reattach first=reattach reason=\"DHCP unanswered for MAC " NEW " (and " OLD
+                      ")\" nic_state=present nic_mac=" OLD);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_ack_not_to_guest_is_not_verified(void **state) {
+        /* An ACK the guest itself sent (incoming on the tap) is not the server's. */
+        dom.dhcp_ms = -1;
+        cfg.no_escalate = true;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        fake_run(0);
+        fake_port_frame("tap0", DHCP_REQUEST, NEW, NULL, false);
+        fake_port_frame("tap0", DHCP_ACK, NEW, IP, false);
+        fake_run(8000);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 0);
+        assert_logged("reason=\"DHCP unanswered for MAC " NEW "\"");
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_ack_for_other_address_waits(void **state) {
+        dom.dhcp_ms = -1;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        fake_run(0);
+        fake_port_frame("tap0", DHCP_ACK, NEW, "10.244.1.10", true);
+        assert_logged("dhcp-ack for 10.244.1.10, expected " IP ": still waiting");
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 0);
+        fake_port_frame("tap0", DHCP_ACK, NEW, IP, true);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+/* DEVICE_REMOVED after every deadline: before the unplug deadline, just after, after the first
+ * re-asks, after the reconnect orphan window, long after. */
+static void test_removed_after_every_deadline(void **state) {
+        static const unsigned release_ms[] = { 4999, 5001, 8000, 30000, 61000, 600000 };
+
+        world_down(state);
+        for (size_t i = 0; i < ARRAY_SIZE(release_ms); i++) {
+                char late[64];
+
+                world_up(state);
+                dom.release_on = 0;                  /* not by itself: at release_ms */
+                start(ACTION_REATTACH, NEW, NULL);
+                fake_run(release_ms[i]);
+                assert_int_equal(dom.n_nics, 1);     /* still held */
+                assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), release_ms[i] > 5000);
+                if (release_ms[i] > 5000)
+                        assert_logged("reason=\"guest has not released the NIC after 5 s; NIC still present with MAC "
+                                      OLD "\" nic_state=present nic_mac=" OLD);
+                fake_guest_release(&dom, PCI, true);
+                assert_int_equal(relinkd_metrics.nics_missing, 1);
+                fake_run(0);
+                assert_int_equal(relinkd_metrics.nics_missing, 0);
+                assert_string_equal(dom.attached[0], NEW);
+                if (release_ms[i] > 5000) {
+                        snprintf(late, sizeof(late), "late_ms=%u", release_ms[i] - 5000);
+                        assert_logged(late);
+                }
+                assert_int_equal(relinkd_metrics.late_releases, release_ms[i] > 5000);
+                fake_run(500);
+                assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+                assert_int_equal(relinkd_metrics.recovered_late, release_ms[i] > 5000);
+                if (release_ms[i] > 5000)
+                        assert_logged("recovered-late kind=reattach");
+                assert_true(dom.unplug_requests >= 1 + (release_ms[i] >= 8000));   /* re-asked meanwhile */
+                assert_rule(PCI, NEW, false);
+                world_down(state);
+        }
+        world_up(state);
+}
+
+static void test_removal_seen_only_by_polling(void **state) {
+        dom.announce = false;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        assert_int_equal(dom.n_nics, 0);
+        fake_run(250);                              /* the next poll of the live XML */
+        assert_logged("released how=live-xml");
+        fake_run(0);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_reask_until_released(void **state) {
+        /* The guest missed the first request and acts on the second (the re-ask). */
+        dom.release_on = 2;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(1999);
+        assert_int_equal(dom.unplug_requests, 1);
+        fake_run(1);
+        assert_int_equal(dom.unplug_requests, 2);
+        assert_logged("unplug re-asked n=1 waited_ms=2000");
+        fake_run(300);
+        assert_logged("released how=device-removed removed_ms=2300 reasks=1");
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_int_equal(relinkd_metrics.unplug_reasks, 1);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_reask_backoff(void **state) {
+        dom.release_on = 0;
+        start(ACTION_REATTACH, NEW, NULL);
+        /* asked at 0, re-asked at 2, 6, 14, 30, 60, 90 s */
+        fake_run(90000);
+        assert_int_equal(dom.unplug_requests, 7);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 1);   /* once, a status */
+        assert_int_equal(actions_active(), 1);
+        assert_rule(PCI, OLD, true);
+        fake_guest_release(&dom, PCI, true);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+/* ---- restarts and reconnects ---- */
+
+static void resume_from_domain(void) {
+        struct pending_nic *p = NULL;
+        struct dom_nic *pn = NULL;
+        _cleanup_free_ char *wrapped = NULL;
+        size_t n = 0, npn = 0;
+
+        /* what reconcile's resume_pending does after a restart */
+        assert_int_equal(pending_get(fake_domptr(&dom), &p, &n), 0);
+        assert_int_equal(n, 1);
+        assert_true(asprintf(&wrapped, "<domain><devices>%s</devices></domain>", p[0].iface_xml) > 0);
+        assert_int_equal(domxml_nics(wrapped, &pn, &npn), 0);
+        assert_int_equal(action_start(&(struct action_req) {
+                .pod = pod, .dom = fake_domptr(&dom), .nic = &pn[0], .rec = &rec, .kind = ACTION_REATTACH,
+                .t_event = fake_now_ms(), .migrated = false, .resume = &p[0],
+        }), 0);
+        dom_nics_free(pn, npn);
+        pending_free(p, n);
+}
+
+static void test_restart_with_unplug_outstanding(void **state) {
+        dom.release_on = 0;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(6000);
+        actions_shutdown();                         /* relinkd stops: the entry stays in the domain */
+        assert_int_equal(actions_active(), 0);
+        assert_rule(PCI, OLD, true);
+        fake_run(4000);
+        resume_from_domain();                       /* the next relinkd */
+        assert_logged("the guest still holds the NIC (asked 10000 ms ago)");
+        fake_run(3000);
+        assert_true(dom.unplug_requests >= 2);      /* it re-asks too */
+        fake_guest_release(&dom, PCI, true);
+        assert_logged("late_ms=8000");
+        fake_run(500);
+        assert_string_equal(dom.attached[0], NEW);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_restart_released_meanwhile(void **state) {
+        dom.release_on = 0;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(1000);
+        actions_shutdown();
+        fake_guest_release(&dom, PCI, false);       /* nobody listening */
+        assert_int_equal(dom.n_nics, 0);
+        resume_from_domain();
+        assert_logged("the guest released the NIC");
+        fake_run(0);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_restart_after_attach(void **state) {
+        /* killed between the attach and clearing the entry */
+        start(ACTION_REATTACH, NEW, NULL);
+        assert_true(pending_for(PCI));
+        {
+                struct pending_nic *p = NULL;
+                size_t n = 0;
+                _cleanup_free_ char *saved = NULL;
+
+                assert_int_equal(pending_get(fake_domptr(&dom), &p, &n), 0);
+                fake_run(300 + 500);
+                assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+                assert_int_equal(pending_set(fake_domptr(&dom), &p[0]), 0);   /* as if never cleared */
+                pending_free(p, n);
+        }
+        resume_from_domain();
+        assert_logged("already re-attached with " NEW);
+        assert_false(pending_for(PCI));
+        fake_port_frame("tap0", DHCP_ACK, NEW, IP, true);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 2);
+        assert_int_equal(dom.n_attached, 1);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_adopt_after_reconnect(void **state) {
+        struct pod *p2;
+
+        dom.announce = false;
+        dom.release_on = 0;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(1000);
+        pod->alive = false;                         /* the launcher's daemon restarts */
+        dom.conn_dead = true;
+        action_pod_lost(pod);
+        fake_guest_release(&dom, PCI, false);       /* DEVICE_REMOVED lost with the connection */
+        fake_run(5000);                             /* the deadline fires: parked, not failed */
+        assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 0);
+        assert_int_equal(dom.n_attached, 0);
+        p2 = pod_new(NULL, -1, "fake-pod-again");
+        p2->ns_dev = 7;
+        p2->ns_ino = 42;
+        dom.conn_dead = false;
+        dom.pod = p2;
+        action_adopt(p2, fake_domptr(&dom));
+        assert_logged("connection back: resuming reattach (phase detaching)");
+        fake_run(0);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+        dom.pod = pod;
+        pod_unref(p2);
+}
+
+static void test_attach_parked_on_lost_connection(void **state) {
+        struct pod *p2;
+
+        start(ACTION_REATTACH, NEW, NULL);
+        dom.conn_dead = true;                       /* dies right as the guest releases */
+        fake_run(300);
+        fake_run(0);
+        assert_logged("connection lost during a libvirt call");
+        assert_int_equal(relinkd_metrics.nics_missing, 1);
+        pod->alive = false;
+        action_pod_lost(pod);
+        p2 = pod_new(NULL, -1, "fake-pod-again");
+        p2->ns_dev = 7;
+        p2->ns_ino = 42;
+        dom.conn_dead = false;
+        action_adopt(p2, fake_domptr(&dom));
+        fake_run(0);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+        pod_unref(p2);
+}
+
+static void test_orphaned_then_resumed(void **state) {
+        /* the connection never comes back within the orphan window; a later reconcile resumes */
+        dom.release_on = 0;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(1000);
+        pod->alive = false;
+        action_pod_lost(pod);
+        fake_run(60000);
+        assert_int_equal(actions_active(), 0);
+        assert_logged("outstanding entry in the domain resumes it on reconnect");
+        assert_true(pending_for(PCI));
+        pod->alive = true;
+        resume_from_domain();
+        fake_guest_release(&dom, PCI, true);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+/* ---- attach errors ---- */
+
+static void test_attach_fails_once(void **state) {
+        dom.fail_attach = 1;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        assert_logged("attach failed plug=new error=\"fake: attach refused\": next plug=new in 500 ms");
+        assert_int_equal(relinkd_metrics.nics_missing, 1);
+        fake_run(500);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_tap_removed_then_restored(void **state) {
+        dom.tap_gone = true;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 500 + 1000);                 /* three tries of the new NIC */
+        assert_int_equal(dom.n_nics, 0);
+        assert_logged("attach failed plug=new error=\"Unable to get index for interface: No such device\": next "
+                      "plug=new in 2000 ms");
+        dom.tap_gone = false;
+        fake_run(2000);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_new_nic_refused_old_back(void **state) {
+        /* libvirt refuses the new element; the guest's own goes back and is verified */
+        dom.fail_attach = 4;
+        snprintf(dom.served_mac[0], 18, OLD);
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 500 + 1000 + 2000 + 500);   /* new ×4, then at once the guest's own */
+        assert_string_equal(dom.attached[0], OLD);
+        assert_logged("attached plug=had mac=" OLD);
+        fake_run(500);
+        assert_int_equal(relinkd_metrics.attach_fallbacks, 1);
+        assert_logged("verified kind=reattach note=fallback=had");
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_new_nic_refused_old_unanswered(void **state) {
+        dom.fail_attach = 4;
+        dom.served_mac[0][0] = '\0';
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 500 + 1000 + 2000 + 500 + 8000);
+        assert_logged("reason=\"the new NIC could not be attached (fake: attach refused); the guest's own NIC is "
+                      "back: DHCP unanswered for MAC " OLD "\" nic_state=present nic_mac=" OLD);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_tap_gone_for_good(void **state) {
+        dom.tap_gone = true;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 500 + 1000 + 2000 + 500 + 500); /* new ×4, the guest's own (same tap), unconnected */
+        assert_int_equal(dom.n_nics, 1);
+        assert_string_equal(dom.nics[0].tap, "");
+        assert_string_equal(dom.attached[0], "-");
+        assert_logged("connected to nothing\" nic_state=present nic_mac=" OLD);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 1);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_no_attach_works_keeps_trying(void **state) {
+        dom.fail_attach = 1000;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 120000);
+        assert_int_equal(actions_active(), 1);
+        assert_int_equal(relinkd_metrics.nics_missing, 1);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 1);
+        assert_logged("no NIC could be attached at the slot; NIC absent\" nic_state=absent");
+        dom.fail_attach = 0;
+        fake_run(30000);
+        assert_int_equal(dom.n_nics, 1);
+        fake_run(500);
+        assert_int_equal(actions_active(), 0);
+        assert_rule(PCI, NULL, false);
+}
+
+static void test_slot_occupied_adopted(void **state) {
+        /* the launcher's own sync plugged the old NIC back before our attach */
+        dom.announce = false;
+        snprintf(dom.served_mac[0], 18, OLD);
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        fake_dom_add_nic(&dom, PCI, OLD, "tap0");
+        fake_run(250);
+        assert_logged("released how=replaced");
+        fake_run(0);
+        assert_logged("the slot is occupied by a NIC with MAC " OLD ": adopted (plugged by someone else)");
+        assert_int_equal(dom.attach_calls, 0);
+        fake_port_frame("tap0", DHCP_ACK, OLD, IP, true);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_detach_refused(void **state) {
+        dom.fail_detach = 1;
+        start(ACTION_REATTACH, NEW, NULL);
+        assert_logged("reason=\"detach failed: fake: detach refused\" nic_state=present nic_mac=" OLD);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_reread_fails_before_attach(void **state) {
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(299);
+        dom.fail_xml = 1;
+        fake_run(1);
+        assert_logged("cannot read the live XML before attaching: fake: cannot get the XML; retrying");
+        fake_run(500);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(500);
+        assert_rule(PCI, NEW, false);
+}
+
+/* ---- the guest, the domain, the daemon ---- */
+
+static void test_replug_when_guest_ejects_again(void **state) {
+        dom.eject_plugged = true;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        fake_run(100);                              /* plugged, ejected 100 ms later */
+        fake_run(0);
+        assert_logged("the guest ejected the re-plugged NIC: plugging it again (1/2)");
+        fake_run(0);
+        assert_int_equal(dom.n_attached, 2);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_hotplugs_of_one_domain_queue(void **state) {
+        fake_dom_add_nic(&dom, PCI2, "02:00:00:00:00:02", "tap1");
+        snprintf(dom.served_mac[1], 18, "02:00:00:00:00:22");
+        start(ACTION_REATTACH, NEW, NULL);
+        assert_int_equal(start_on(PCI2, ACTION_REATTACH, "02:00:00:00:00:22", NULL), 0);
+        assert_int_equal(start_on(PCI2, ACTION_REATTACH, NULL, NULL), -EBUSY);
+        assert_logged("re-plug queued behind another hot-plug of this domain");
+        assert_int_equal(dom.unplug_requests, 1);
+        fake_run(300);
+        fake_run(0);                                /* first attached → second starts */
+        assert_int_equal(dom.unplug_requests, 2);
+        fake_run(300 + 500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 2);
+        assert_rule(PCI, NEW, false);
+        assert_rule(PCI2, "02:00:00:00:00:22", false);
+}
+
+static void test_domain_stops_mid_unplug(void **state) {
+        dom.release_on = 0;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(1000);
+        action_domain_gone(pod, fake_domptr(&dom));
+        fake_run(0);
+        assert_int_equal(actions_active(), 0);
+        assert_int_equal(relinkd_metrics.nics_missing, 0);
+        assert_logged("aborted kind=reattach phase=detaching reason=\"domain stopped\"");
+}
+
+static void test_shutdown_mid_flap(void **state) {
+        start(ACTION_FLAP, NULL, NULL);
+        fake_run(500);
+        actions_shutdown();
+        assert_string_equal(dom.links, "du");
+        assert_logged("shutdown: link brought up");
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_shutdown_after_release(void **state) {
+        dom.fail_attach = 1;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);                              /* released; the first attach failed */
+        assert_int_equal(relinkd_metrics.nics_missing, 1);
+        actions_shutdown();                         /* puts a NIC back before exiting */
+        assert_logged("shutdown: attached plug=new");
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_shutdown_mid_verify(void **state) {
+        dom.dhcp_ms = -1;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 100);
+        actions_shutdown();
+        assert_logged("aborted kind=reattach phase=verify reason=\"shutdown\" nic_state=present nic_mac=" NEW);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_no_escalate_reports(void **state) {
+        cfg.no_escalate = true;
+        start(ACTION_FLAP, NULL, NULL);
+        fake_run(1000 + 3000);
+        assert_int_equal(dom.attach_calls, 0);
+        assert_logged("FAILED kind=flap first=flap reason=\"no DHCP from the guest within 3000 ms\"");
+        assert_rule(PCI, OLD, false);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, world_up, world_down)
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                T(test_flap_verified),
+                T(test_flap_ignored_replug_same_mac),
+                T(test_flap_unanswered_climbs_to_alt),
+                T(test_flap_link_up_retried),
+                T(test_flap_link_down_refused_replugs),
+                T(test_flap_parked_on_lost_connection),
+                T(test_reattach_slot_already_empty),
+                T(test_reattach_verified),
+                T(test_reattach_unanswered_then_alt),
+                T(test_reattach_nothing_answers),
+                T(test_ack_not_to_guest_is_not_verified),
+                T(test_ack_for_other_address_waits),
+                T(test_removed_after_every_deadline),
+                T(test_removal_seen_only_by_polling),
+                T(test_reask_until_released),
+                T(test_reask_backoff),
+                T(test_restart_with_unplug_outstanding),
+                T(test_restart_released_meanwhile),
+                T(test_restart_after_attach),
+                T(test_adopt_after_reconnect),
+                T(test_attach_parked_on_lost_connection),
+                T(test_orphaned_then_resumed),
+                T(test_attach_fails_once),
+                T(test_tap_removed_then_restored),
+                T(test_new_nic_refused_old_back),
+                T(test_new_nic_refused_old_unanswered),
+                T(test_tap_gone_for_good),
+                T(test_no_attach_works_keeps_trying),
+                T(test_slot_occupied_adopted),
+                T(test_detach_refused),
+                T(test_reread_fails_before_attach),
+                T(test_replug_when_guest_ejects_again),
+                T(test_hotplugs_of_one_domain_queue),
+                T(test_domain_stops_mid_unplug),
+                T(test_shutdown_mid_flap),
+                T(test_shutdown_after_release),
+                T(test_shutdown_mid_verify),
+                T(test_no_escalate_reports),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
