@@ -20,11 +20,14 @@
 #define DETACH_POLL_MS 250           /* the live XML, while an unplug is young */
 #define DETACH_POLL_SLOW_MS 2000     /* … once past the deadline: the wait follows the guest, for ever */
 /* Re-asking the unplug. Measured on libvirt 9.0 / QEMU 7.2 (ACPI PCI hot-plug, busybox guest):
- * a repeated virDomainDetachDeviceAlias (or QMP device_del) while the first is pending is accepted
- * (no error) and raises the hot-plug GPE again; a guest processes the eject once. A guest paused
- * across the request (virsh suspend, 8 s and 30 s) released the NIC 0.6 s after resuming without
- * any re-ask: the request waits in QEMU. So re-asking cannot hurt and is the only nudge left for a
- * guest that lost the notification: it is repeated with backoff for as long as the NIC stays. */
+ * - a repeated virDomainDetachDeviceAlias (or QMP device_del) while the first is pending is accepted
+ *   (no error); the guest ejects the device once;
+ * - a guest paused across the request (virsh suspend, 8 s and 30 s) released the NIC 0.6 s after
+ *   resuming, without a re-ask: the request waits in QEMU;
+ * - a guest that missed the request (asked before its kernel handled ACPI events) never released the
+ *   NIC (still there 10 s after boot), and released it 0.9 s after a re-ask: the repeated request
+ *   raises the hot-plug event again.
+ * So the unplug is re-asked with backoff for as long as the NIC stays. */
 #define REASK_FIRST_MS 2000
 #define REASK_MAX_MS 30000
 #define ATTACH_NEW_TRIES 4           /* the new element; then the one the guest had, then unconnected */
@@ -70,8 +73,10 @@ struct rung {
         char mac[18];
 };
 
-/* What went back into the slot. */
-enum plug { PLUG_NEW, PLUG_HAD, PLUG_UNCONNECTED };
+/* What went back into the slot: the new element, the guest's own, the guest's own on a tap libvirt
+ * makes (root daemons), the guest's own on QEMU's user-mode network (any daemon, no privileges). */
+enum plug { PLUG_NEW, PLUG_HAD, PLUG_UNCONNECTED, PLUG_USER };
+#define PLUG_FALLBACKS 3
 
 static const char *plug_to_string(enum plug p) {
         switch (p) {
@@ -81,6 +86,8 @@ static const char *plug_to_string(enum plug p) {
                 return "had";
         case PLUG_UNCONNECTED:
                 return "unconnected";
+        case PLUG_USER:
+                return "user";
         }
         return "?";
 }
@@ -622,20 +629,20 @@ static int plug_xml(const struct act *a, enum plug what, char **ret) {
         case PLUG_HAD:
                 return ifxml_strip_alias(a->had_xml, ret);
         case PLUG_UNCONNECTED:
+        case PLUG_USER:
                 r = ifxml_strip_alias(a->had_xml, &up);
                 if (r < 0)
                         return r;
-                return ifxml_drop_target(up, ret);
+                return ifxml_drop_target(up, what == PLUG_USER ? "user" : NULL, ret);
         }
         return -EINVAL;
 }
 
 /* Before the unplug: what to attach, what the guest had and when we asked go into the domain. */
 static void record_pending(struct act *a) {
+        struct pending_nic e = { .had_xml = a->had_xml, .asked_ms = a->t_asked };
         _cleanup_free_ char *xml = NULL;
         int r;
-
-        struct pending_nic e = { .had_xml = a->had_xml, .asked_ms = a->t_asked };
 
         memcpy(e.pci, a->pci, sizeof(e.pci));
         r = plug_xml(a, PLUG_NEW, &xml);
@@ -800,15 +807,18 @@ static void reask(void *opaque) {
 }
 
 /* Which element the n-th attach attempt plugs: the new one first, then what the guest had, then the
- * guest's own element without its tap (a NIC at the slot, connected to nothing), round again. */
+ * guest's own element without the pod's tap (a NIC at the slot, connected to nothing or to QEMU's
+ * user-mode network), round again. */
 static enum plug plug_for_try(unsigned n) {
         if (n < ATTACH_NEW_TRIES)
                 return PLUG_NEW;
-        switch ((n - ATTACH_NEW_TRIES) % 3) {
+        switch ((n - ATTACH_NEW_TRIES) % (PLUG_FALLBACKS + 1)) {
         case 0:
                 return PLUG_HAD;
         case 1:
                 return PLUG_UNCONNECTED;
+        case 2:
+                return PLUG_USER;
         default:
                 return PLUG_NEW;
         }
@@ -819,7 +829,7 @@ static enum plug plug_for_try(unsigned n) {
 static unsigned attach_backoff(unsigned n) {
         if (n + 1 < ATTACH_NEW_TRIES)
                 return ATTACH_RETRY_MS << n;
-        if (n < ATTACH_NEW_TRIES + 2)
+        if (n < ATTACH_NEW_TRIES + PLUG_FALLBACKS - 1)
                 return ATTACH_RETRY_MS;
         return ATTACH_RETRY_MAX_MS;
 }
@@ -841,12 +851,14 @@ static void after_attach(struct act *a) {
                 relinkd_metrics.attach_fallbacks++;
                 start_verify(a);
                 return;
-        case PLUG_UNCONNECTED: {
+        case PLUG_UNCONNECTED:
+        case PLUG_USER: {
                 char why[512];
 
                 relinkd_metrics.attach_fallbacks++;
                 snprintf(why, sizeof(why), "the new NIC could not be attached (%s); the slot holds the guest's own "
-                         "NIC on a tap of its own, connected to nothing", a->attach_err);
+                         "NIC %s, not the pod's network", a->attach_err,
+                         a->plugged == PLUG_USER ? "on QEMU's user-mode network" : "on a tap of its own, connected to nothing");
                 finish(a, RESULT_FAILED, why);
                 return;
         }
@@ -887,7 +899,7 @@ static void attach_step(void *opaque) {
                 return;
         }
         /* The tap may have been re-created (new ifindex): watch the one the NIC will be plugged into. */
-        if (what != PLUG_UNCONNECTED)
+        if (what == PLUG_NEW || what == PLUG_HAD)
                 reopen_port(a);
         r = plug_xml(a, what, &xml);
         if (r == 0)
@@ -904,7 +916,7 @@ static void attach_step(void *opaque) {
                 a->attach_tries++;
                 act_log(a, LOG_LEVEL_WARN, "attach failed plug=%s error=\"%s\": next plug=%s in %u ms",
                         plug_to_string(what), why, plug_to_string(plug_for_try(a->attach_tries)), delay);
-                if (a->attach_tries == ATTACH_NEW_TRIES + 3 && !a->failed_reported)
+                if (a->attach_tries == ATTACH_NEW_TRIES + PLUG_FALLBACKS && !a->failed_reported)
                         report_failed(a, "no NIC could be attached at the slot; NIC absent");
                 arm(a, &a->timer, delay, attach_step);
                 return;
@@ -1238,7 +1250,7 @@ void action_adopt(struct pod *p, virDomainPtr dom) {
 
 /* Shutdown with the NIC gone: one synchronous round of every element, so a NIC is back. */
 static void shutdown_attach(struct act *a) {
-        static const enum plug order[] = { PLUG_NEW, PLUG_HAD, PLUG_UNCONNECTED };
+        static const enum plug order[] = { PLUG_NEW, PLUG_HAD, PLUG_UNCONNECTED, PLUG_USER };
 
         if (!a->pod->alive) {
                 act_log(a, LOG_LEVEL_ERROR, "shutdown with the NIC unplugged and the connection lost: the "

@@ -230,7 +230,7 @@ int ifxml_strip_alias(const char *iface_xml, char **ret) {
         return xml_dump(doc, root, ret);
 }
 
-int ifxml_drop_target(const char *iface_xml, char **ret) {
+int ifxml_drop_target(const char *iface_xml, const char *type, char **ret) {
         _cleanup_doc_ xmlDocPtr doc = NULL;
         xmlNodePtr root, c;
         int r;
@@ -242,5 +242,7 @@ int ifxml_drop_target(const char *iface_xml, char **ret) {
                 xmlUnlinkNode(c);
                 xmlFreeNode(c);
         }
+        if (type && !xmlSetProp(root, BAD_CAST "type", BAD_CAST type))
+                return -ENOMEM;
         return xml_dump(doc, root, ret);
 }

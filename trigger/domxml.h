@@ -24,6 +24,7 @@ int ifxml_set_mac(const char *iface_xml, const char *mac, char **ret); /* keeps 
 /* Drop an auto-assigned <alias> (e.g. "net0") before re-attaching; a user alias ("ua-…") is kept.
  * libvirt ignores non-"ua-" aliases on attach anyway; stripping keeps the element unambiguous. */
 int ifxml_strip_alias(const char *iface_xml, char **ret);
-/* Drop <target>: libvirt then creates a tap of its own, connected to nothing. The last resort when a
- * NIC must be back at its slot and the pod's tap is gone. */
-int ifxml_drop_target(const char *iface_xml, char **ret);
+/* Drop <target> (libvirt then makes a backend of its own: a tap connected to nothing) and, when type
+ * is given, set the interface type ("user": QEMU's user-mode network, needs no privileges). The last
+ * resort when a NIC must be back at its slot and the pod's tap is gone. */
+int ifxml_drop_target(const char *iface_xml, const char *type, char **ret);

@@ -151,7 +151,7 @@ migrate_run tapgone || { not_ok "tapgone: live migration"; exit 1; }
 wait "$WATCHER"
 relinkd_wait 2 "domain=$(vm_domain tapgone) .* FAILED kind=reattach first=reattach reason=\"the new" 40 "$RMARK" >/dev/null
 check_re "tapgone: FAILED, the guest's own NIC is back at the slot" "$(final tapgone)" \
-	"FAILED kind=reattach .*connected to nothing\" nic_state=present nic_mac=$OLD_MAC"
+	"FAILED kind=reattach .*not the pod's network\" nic_state=present nic_mac=$OLD_MAC"
 check_eq "tapgone: never verified" "$(rlines tapgone 2 | grep -c ' verified ')" 0
 check_re "tapgone: the guest sees its NIC again" "$(vm_wait_log tapgone "$MARK" " nic-add dev=eth0 mac=$OLD_MAC" 15)" \
 	"nic-add dev=eth0 mac=$OLD_MAC"

@@ -112,13 +112,22 @@ check "relinkd drops launcher D when its pod dir is removed" wait_for 10 log_has
 check "relinkd drops launcher E when its pod dir is removed" wait_for 10 log_has "conn=$UE pod=$UE socket .* is gone"
 expect_eq "metrics: 2 launchers followed" "$(metric relinkd_connections_followed)" 2
 
+# A's daemon restarts (same pod volume, new socket): relinkd reconnects, with the new daemon's netns.
+session_restart a || _fatal "restart A: $(tail -3 "$T/a/libvirtd.log")"
+check "A restarted: relinkd reconnects" wait_for 15 eval '[ "$(log_count "conn=$UA connected ")" -eq 2 ]'
+check "... after logging the close" log_has "conn=$UA connection closed \(eof\), reconnecting|conn=$UA daemon gone"
+check "... to the new daemon" log_has "conn=$UA connected pod=$UA peer_pid=$PID_a netns=$(netns_id "$PID_a") "
+
+# A's daemon stalls (SIGSTOP) with its connection open: shutting down must not wait for it.
+kill -STOP "$PID_a"
 t0=$(date +%s%N)
 kill -TERM "$RPID"
 wait "$RPID"
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-expect_eq "relinkd exits 0 on SIGTERM, E's attempt still blocked" "$rc" 0
+expect_eq "relinkd exits 0 on SIGTERM, E's attempt still blocked, A's daemon stopped" "$rc" 0
 check "... within 2 s (${ms} ms)" test "$ms" -lt 2000
+kill -CONT "$PID_a"
 check "... saying so" log_has "1 connection attempt\(s\) still blocked"
 adir=$(grep -E -o -m1 "socket=/run/relinkd\.[A-Za-z0-9]{6}/" "$LOG" | sed 's/^socket=//')
 check "... and removing its link directory ($adir)" test -n "$adir" -a ! -e "$adir"

@@ -423,6 +423,7 @@ static int f_attach(virDomainPtr dom, const char *iface_xml) {
         struct dom_nic *n = NULL;
         struct fake_nic *fn;
         size_t nn = 0;
+        bool user;
         int r = 0;
 
         if (dead(d))
@@ -437,8 +438,11 @@ static int f_attach(virDomainPtr dom, const char *iface_xml) {
                 dom_nics_free(n, nn);
                 return fail("fake: bad element");
         }
+        user = strstr(iface_xml, "type=\"user\"") != NULL;
         if (*n[0].target && d->tap_gone)
                 r = fail("Unable to get index for interface: No such device");
+        else if (!*n[0].target && !user && d->unprivileged)
+                r = fail("Unable to create tap device: Operation not permitted");
         else if (fake_dom_nic(d, n[0].pci))
                 r = fail("fake: PCI slot in use");
         else if (d->n_nics >= FAKE_MAX_NICS)
@@ -452,10 +456,10 @@ static int f_attach(virDomainPtr dom, const char *iface_xml) {
         snprintf(fn->pci, sizeof(fn->pci), "%s", n[0].pci);
         snprintf(fn->alias, sizeof(fn->alias), "net%u", d->next_alias++);
         snprintf(fn->mac, sizeof(fn->mac), "%s", n[0].mac);
-        snprintf(fn->tap, sizeof(fn->tap), "%s", n[0].target);
+        snprintf(fn->tap, sizeof(fn->tap), "%s", user ? "user" : n[0].target);
         fn->link_up = n[0].link_up;
         if (d->n_attached < 8)
-                snprintf(d->attached[d->n_attached++], 18, "%s", *fn->tap ? fn->mac : "-");
+                snprintf(d->attached[d->n_attached++], 18, "%s", user ? "user" : *fn->tap ? fn->mac : "-");
         dom_nics_free(n, nn);
         if (d->eject_plugged) {
                 d->eject_plugged = false;

@@ -24,7 +24,7 @@ struct fake_nic {
         char pci[16];                /* "0000:00:03.0" */
         char alias[16];
         char mac[18];
-        char tap[16];                /* "" : unconnected (libvirt made its own tap) */
+        char tap[16];                /* "": libvirt made its own tap; "user": QEMU's user-mode network */
         bool link_up;
         unsigned requests;           /* unplug requests for this device */
 };
@@ -50,10 +50,11 @@ struct fake_dom {
         /* failure injection: the next N calls fail with -EIO */
         unsigned fail_attach, fail_detach, fail_update, fail_xml;
         bool tap_gone;               /* attaching an element with a <target> fails */
+        bool unprivileged;           /* a session daemon: cannot make a tap of its own */
         bool conn_dead;              /* conn_alive() false, failing calls as if the connection died */
         /* what happened */
         unsigned unplug_requests, attach_calls, update_calls, releases;
-        char attached[8][18];        /* MACs plugged, in order ("-" for an unconnected one) */
+        char attached[8][18];        /* MACs plugged, in order ("-": on a tap of libvirt's, "user": user-mode) */
         unsigned n_attached;
         char links[16];              /* 'd'/'u' per link change */
 };

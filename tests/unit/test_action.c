@@ -398,6 +398,27 @@ static void test_removed_after_every_deadline(void **state) {
         world_up(state);
 }
 
+static void test_metrics_rendered(void **state) {
+        _cleanup_free_ char *text = NULL;
+
+        dom.release_on = 0;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(9000);
+        fake_guest_release(&dom, PCI, true);
+        assert_int_equal(metrics_render(&relinkd_metrics, &text), 0);
+        assert_non_null(strstr(text, "\nrelinkd_nics_missing 1\n"));
+        free(TAKE_PTR(text));
+        fake_run(500);
+        assert_int_equal(metrics_render(&relinkd_metrics, &text), 0);
+        assert_non_null(strstr(text, "\nrelinkd_nics_missing 0\n"));
+        assert_non_null(strstr(text, "\nrelinkd_late_releases_total 1\n"));
+        assert_non_null(strstr(text, "\nrelinkd_recovered_late_total 1\n"));
+        assert_non_null(strstr(text, "\nrelinkd_unplug_reasks_total 2\n"));      /* at 2 and 6 s */
+        assert_non_null(strstr(text, "relinkd_actions_total{kind=\"reattach\",result=\"failed\"} 1\n"));
+        assert_non_null(strstr(text, "relinkd_actions_total{kind=\"reattach\",result=\"verified\"} 1\n"));
+        assert_rule(PCI, NEW, false);
+}
+
 static void test_removal_seen_only_by_polling(void **state) {
         dom.announce = false;
         start(ACTION_REATTACH, NEW, NULL);
@@ -659,8 +680,22 @@ static void test_tap_gone_for_good(void **state) {
         assert_int_equal(dom.n_nics, 1);
         assert_string_equal(dom.nics[0].tap, "");
         assert_string_equal(dom.attached[0], "-");
-        assert_logged("connected to nothing\" nic_state=present nic_mac=" OLD);
+        assert_logged("connected to nothing, not the pod's network\" nic_state=present nic_mac=" OLD);
         assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 1);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_tap_gone_session_daemon(void **state) {
+        /* a non-root launcher cannot make a tap either: QEMU's user-mode network keeps the NIC */
+        dom.tap_gone = true;
+        dom.unprivileged = true;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 500 + 1000 + 2000 + 500 + 500 + 500);
+        assert_int_equal(dom.n_nics, 1);
+        assert_string_equal(dom.nics[0].tap, "user");
+        assert_logged("attach failed plug=unconnected error=\"Unable to create tap device: Operation not permitted\"");
+        assert_logged("on QEMU's user-mode network, not the pod's network\" nic_state=present nic_mac=" OLD);
+        assert_int_equal(relinkd_metrics.attach_fallbacks, 1);
         assert_rule(PCI, OLD, false);
 }
 
@@ -814,6 +849,7 @@ int main(void) {
                 T(test_ack_not_to_guest_is_not_verified),
                 T(test_ack_for_other_address_waits),
                 T(test_removed_after_every_deadline),
+                T(test_metrics_rendered),
                 T(test_removal_seen_only_by_polling),
                 T(test_reask_until_released),
                 T(test_reask_backoff),
@@ -828,6 +864,7 @@ int main(void) {
                 T(test_new_nic_refused_old_back),
                 T(test_new_nic_refused_old_unanswered),
                 T(test_tap_gone_for_good),
+                T(test_tap_gone_session_daemon),
                 T(test_no_attach_works_keeps_trying),
                 T(test_slot_occupied_adopted),
                 T(test_detach_refused),
