@@ -19,6 +19,8 @@ PACKAGES=(
 	# VMs, pods, DHCP
 	qemu-system-x86 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients dnsmasq-base
 	busybox-static nftables iproute2 cpio gzip kmod
+	# real Debian guests (guest/debian/build.sh, tests/realguest/): root file system, image, overlays
+	mmdebstrap e2fsprogs qemu-utils
 	# tests, benchmarks
 	hyperfine jq time procps util-linux iputils-ping
 	# manifest checks (tests/integration/t-examples.sh)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run test suites and add up their results.
 #
-#   tests/run-all.sh                 unit, integration, conformance, e2e
+#   tests/run-all.sh                 unit, integration, conformance, e2e, realguest
 #   tests/run-all.sh unit e2e        only those
 #
 # Every suite is an executable that prints its own closing line "N passed, N failed";
@@ -12,7 +12,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit integration conformance e2e)
+[ ${#suites[@]} -eq 0 ] && suites=(unit integration conformance e2e realguest)
 
 total_pass=0 total_fail=0 status=0
 run_suite() { # name command...
@@ -77,6 +77,15 @@ for s in "${suites[@]}"; do
 			n=$((n + 1))
 		done
 		[ $n -gt 0 ] || none e2e "no tests/e2e/t-*.sh"
+		;;
+	realguest)
+		# Real Debian 12 guests (images built and cached by guest/debian/build.sh on first use).
+		for t in tests/realguest/t-*.sh; do
+			[ -e "$t" ] || continue
+			run_suite "realguest/$(basename "$t" .sh)" bash "$t"
+			n=$((n + 1))
+		done
+		[ $n -gt 0 ] || none realguest "no tests/realguest/t-*.sh"
 		;;
 	*)
 		echo "run-all: unknown suite '$s'" >&2

@@ -244,7 +244,7 @@ expect_eq "daemonset: both containers use one image" "$(fact ds.images)" "regist
 # Runtime packages: every library relink and relinkd are linked against comes from one of them (or libc6).
 rt_pkgs=" libc6 $(sed -n '/^FROM debian:12$/,$p' "$KX/Containerfile" | sed -n '/apt-get install/,/&&/p' |
 	tr ' \\' '\n\n' | grep -E '^lib[a-z0-9.+-]+$' | tr '\n' ' ')"
-for lib in $(objdump -p "$ROOT/bin/relinkd" "$RELINK" | awk '/NEEDED/ {print $2}' | sort -u); do
+for lib in $(objdump -p "$ROOT/bin/relinkd" "$ROOT/bin/relink" | awk '/NEEDED/ {print $2}' | sort -u); do
 	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
 	real=$(readlink -f "$path")
 	pkg=$( { dpkg -S "$path" || dpkg -S "${real#/usr}" || dpkg -S "$real"; } 2>/dev/null | head -1 | cut -d: -f1)
@@ -272,7 +272,7 @@ expect_eq "daemonset: the init container mounts the host's /opt/cni/bin" "${host
 if [ -n "$host_cni" ]; then
 	"${init_argv[@]}" >"$T/init.log" 2>&1
 	expect_eq "init container: runs" "$? $(cat "$T/init.log")" "0 "
-	check "init container: the host's /opt/cni/bin/relink is bin/relink" cmp -s "$host_cni/relink" "$RELINK"
+	check "init container: the host's /opt/cni/bin/relink is bin/relink" cmp -s "$host_cni/relink" "$ROOT/bin/relink"
 	expect_eq "init container: installed mode 0755, nothing else left behind" \
 		"$(stat -c %a "$host_cni/relink" 2>&1) $(ls -A "$host_cni" | tr '\n' ' ')" "755 relink "
 fi
