@@ -316,6 +316,7 @@ L=$T/launcher K=$T/kubelet RT=volumes/kubernetes.io~empty-dir/libvirt-runtime
 uid=$(cat /proc/sys/kernel/random/uuid)
 mkdir -p "$L/run" "$L/home" "$L/cfg" "$L/cache" "$K/pods/$uid/$RT" "$STATE"
 chown -R libvirt-qemu: "$L"
+lns=""
 netns_new lns l
 ip netns exec "$lns" setpriv --reuid=libvirt-qemu --regid=libvirt-qemu --clear-groups \
 	env -i HOME="$L/home" XDG_RUNTIME_DIR="$L/run" XDG_CONFIG_HOME="$L/cfg" XDG_CACHE_HOME="$L/cache" \
@@ -378,6 +379,7 @@ done
 DRIVER=$ROOT/build/tests/tools/dhcpprobe-run
 [ -x "$DRIVER" ] || make -s -C "$ROOT" build/tests/tools/dhcpprobe-run >/dev/null 2>&1 || _fatal "cannot build $DRIVER"
 command -v dnsmasq >/dev/null || _fatal "dnsmasq missing (scripts/setup.sh)"
+ppod=""
 netns_new ppod q
 ip netns exec "$ppod" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n "$ppod" link add k6t-eth0 type bridge && ip -n "$ppod" tuntap add dev tap0 mode tap &&
