@@ -7,7 +7,7 @@
  * Long socket paths. A launcher's socket seen from the host is
  * <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir/libvirt-runtime/<name>, longer than a
  * sockaddr_un holds (connect() → ENAMETOOLONG). For each attempt relinkd makes a symlink to the
- * socket's directory in a private directory of its own (<run>/relinkd.XXXXXX/<n>) and uses
+ * socket's directory in a private directory of its own (<run>/relinkd.<pid>/<n>) and uses
  * <link>/<name> for the peer probe and in libvirt's URI; the link goes as soon as the attempt returns
  * (libvirt never reopens the path). A link pins nothing, so even an attempt stuck on a daemon that
  * never answers leaves the pod's volume free to unmount. Without a writable private directory the
@@ -921,42 +921,92 @@ static void rescan(void *opaque) {
         }
 }
 
-/* The private directory for socket symlinks: $RUNTIME_DIRECTORY (systemd), else /run, else /tmp. */
+/* Empty a link directory (links only: nothing else is ever made there) and remove it. */
+static void links_dir_remove(int base_fd, const char *name) {
+        _cleanup_close_ int fd = openat(base_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+
+        if (fd < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d)
+                return;
+        fd = -1;            /* the DIR owns it */
+        while ((de = readdir(d)))
+                if (de->d_type == DT_LNK)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+        (void) unlinkat(base_fd, name, AT_REMOVEDIR);
+}
+
+/* Link directories of relinkds that died without cleaning up (SIGKILL): relinkd.<pid> of a pid that is
+ * gone, owned by us. */
+static void links_dirs_sweep(const char *base) {
+        _cleanup_close_ int base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+
+        if (base_fd < 0 || !(d = opendir(base)))
+                return;
+        while ((de = readdir(d))) {
+                struct stat st;
+                char *end;
+                long pid;
+
+                if (strncmp(de->d_name, "relinkd.", 8) != 0)
+                        continue;
+                errno = 0;
+                pid = strtol(de->d_name + 8, &end, 10);
+                if (errno || *end || pid <= 0 || pid == (long) getpid())
+                        continue;
+                if (kill((pid_t) pid, 0) == 0 || errno != ESRCH)
+                        continue;
+                if (fstatat(base_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+                    st.st_uid != geteuid())
+                        continue;
+                links_dir_remove(base_fd, de->d_name);
+        }
+        closedir(d);
+}
+
+/* The private directory for socket links, <base>/relinkd.<pid> (mode 0700): base is $RUNTIME_DIRECTORY
+ * (systemd), else /run, else /tmp. Left-overs of dead relinkds there are removed first. */
 static void alias_dir_create(void) {
         const char *env = getenv("RUNTIME_DIRECTORY");
         const char *bases[] = { env && *env == '/' ? env : NULL, "/run", "/tmp" };
+        int err = 0;
 
         for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
                 char *t;
 
-                if (!bases[i] || asprintf(&t, "%s/relinkd.XXXXXX", bases[i]) < 0)
+                if (!bases[i] || asprintf(&t, "%s/relinkd.%d", bases[i], (int) getpid()) < 0)
                         continue;
-                if (mkdtemp(t)) {     /* mode 0700 */
+                links_dirs_sweep(bases[i]);
+                if (mkdir(t, 0700) == 0) {
                         alias_dir = t;
                         return;
                 }
+                err = errno;
                 free(t);
         }
         log_warn("no private directory for socket links (%s): long socket paths are reached through "
                  "/proc/self/fd, which holds the socket's directory open during each connection attempt",
-                 strerror(errno));
+                 strerror(err));
 }
 
 static void alias_dir_remove(void) {
-        DIR *d;
-        struct dirent *de;
+        _cleanup_close_ int base_fd = -1;
+        char *slash;
 
         if (!alias_dir)
                 return;
         /* links of attempts still blocked go too: their connect() is long done */
-        d = opendir(alias_dir);
-        if (d) {
-                while ((de = readdir(d)))
-                        if (de->d_name[0] != '.')
-                                (void) unlinkat(dirfd(d), de->d_name, 0);
-                closedir(d);
-        }
-        (void) rmdir(alias_dir);
+        slash = strrchr(alias_dir, '/');
+        *slash = '\0';
+        base_fd = open(*alias_dir ? alias_dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (base_fd >= 0)
+                links_dir_remove(base_fd, slash + 1);
         free(alias_dir);
         alias_dir = NULL;
 }
