@@ -23,7 +23,7 @@ const struct opts *relinkd_cfg;
 enum {
         OPT_STATE_DIR = 0x100, OPT_CONNECT, OPT_NETNS, OPT_WATCH, OPT_HOLD, OPT_VERIFY, OPT_VERIFY_REATTACH,
         OPT_DETACH_TIMEOUT, OPT_PROBE_TIMEOUT, OPT_RESCAN, OPT_BACKOFF_MAX, OPT_METRICS, OPT_LOG_LEVEL, OPT_NO_ESCALATE,
-        OPT_DRY_RUN, OPT_KUBEVIRT, OPT_KUBELET_ROOT, OPT_HELP,
+        OPT_DRY_RUN, OPT_KUBEVIRT, OPT_KUBELET_ROOT, OPT_HELP, OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -45,6 +45,7 @@ static const struct option long_options[] = {
         { "kubevirt",           no_argument,       NULL, OPT_KUBEVIRT },
         { "kubelet-root",       required_argument, NULL, OPT_KUBELET_ROOT },
         { "help",               no_argument,       NULL, OPT_HELP },
+        { "version",            no_argument,       NULL, OPT_VERSION },
         {}
 };
 
@@ -127,6 +128,7 @@ void opts_usage(FILE *f) {
 "  --no-escalate          Do not escalate an unverified flap to a re-attach; report it.\n"
 "  --dry-run              Decide and log, but never change a guest or its metadata.\n"
 "  --help                 Show this text.\n"
+"  --version              Print relinkd's version and exit.\n"
 "\n"
 "Signals: SIGTERM/SIGINT deregister from every daemon, close the connections and exit 0 (a link held\n"
 "down is brought up first).\n"
@@ -272,6 +274,9 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 case OPT_HELP:
                         o.help = true;
                         break;
+                case OPT_VERSION:
+                        o.version = true;
+                        break;
                 case ':':
                         return fail(err, err_size, "option '%s' needs an argument", argv[optind - 1]);
                 case '?':
@@ -283,7 +288,7 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 return fail(err, err_size, "unexpected argument '%s'", argv[optind]);
         if (kubelet_root_given && !o.kubevirt)
                 return fail(err, err_size, "--kubelet-root is only used with --kubevirt");
-        if (!o.help && o.n_connect == 0 && o.n_watch == 0 && !o.kubevirt)
+        if (!o.help && !o.version && o.n_connect == 0 && o.n_watch == 0 && !o.kubevirt)
                 return fail(err, err_size, "nothing to follow: give --kubevirt, --connect URI or --watch GLOB");
         *ret = o;
         return 0;

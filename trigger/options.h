@@ -37,6 +37,7 @@ struct opts {
         bool no_escalate;            /* report instead of escalating flap → re-attach */
         bool dry_run;                /* decide and log, never touch a guest */
         bool help;
+        bool version;                /* --version: print it and exit */
 };
 
 #define OPTS_DEFAULT_STATE_DIR       "/run/cni/relink"
