@@ -5,7 +5,9 @@
 #   make demo             cluster-in-a-box: migrate a bridge-bound VM, watch its network come back
 #   make conformance      CNI conformance suite against bin/relink (or RELINK=/path/to/relink)
 #   make bench            benchmarks (see BENCHMARKS.md)
-#   make install          PREFIX=/usr/local DESTDIR= CNI_BIN_DIR=/opt/cni/bin
+#   make man              man pages build/man/relink.8, relinkd.8 (OPTIONS from relinkd --help)
+#   make deb              dist/relink_$(VERSION)_amd64.deb (debhelper; lintian-clean)
+#   make install          PREFIX=/usr/local DESTDIR= CNI_BIN_DIR=/opt/cni/bin (binaries, man pages)
 #   make fuzz             libFuzzer targets (clang), FUZZ_SECONDS=60 each; fails on a crash, leak or UB
 #   make SANITIZE=address,undefined check
 #   make V=1              show commands
@@ -78,7 +80,7 @@ UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC    := $(wildcard tests/tools/*.c)
 TOOL_BIN    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 
-.PHONY: all check unit integration conformance e2e demo bench install uninstall clean setup guest fuzz fuzz-build
+.PHONY: all check unit integration conformance e2e demo bench install uninstall clean setup guest man deb fuzz fuzz-build
 all: $(BIN)/relink $(BIN)/relinkd
 
 $(BUILD)/%.o: %.c
@@ -131,6 +133,18 @@ fuzz:
 	$(Q)$(FUZZ_MAKE) fuzz-build
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh
 
+# Man pages: @VERSION@ filled in, relinkd's OPTIONS section made from its --help (no drift).
+MAN_PAGES := $(BUILD)/man/relink.8 $(BUILD)/man/relinkd.8
+man: $(MAN_PAGES)
+
+$(BUILD)/man/relink.8: man/relink.8.in man/gen-man.py VERSION
+	@mkdir -p $(@D)
+	$(call quiet,GEN,$@)python3 man/gen-man.py $< VERSION > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/relinkd.8: man/relinkd.8.in man/gen-man.py VERSION $(BIN)/relinkd
+	@mkdir -p $(@D)
+	$(call quiet,GEN,$@)python3 man/gen-man.py $< VERSION $(BIN)/relinkd > $@.tmp && mv $@.tmp $@
+
 setup:
 	$(Q)./scripts/setup.sh
 
@@ -165,13 +179,15 @@ bench: setup
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./bench/run.sh
 
-install: all
-	install -d $(DESTDIR)$(CNI_BIN_DIR) $(DESTDIR)$(BINDIR)
+install: all man
+	install -d $(DESTDIR)$(CNI_BIN_DIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BIN)/relink $(DESTDIR)$(CNI_BIN_DIR)/relink
 	install -m 0755 $(BIN)/relinkd $(DESTDIR)$(BINDIR)/relinkd
+	install -m 0644 $(MAN_PAGES) $(DESTDIR)$(MANDIR)/man8/
 
 uninstall:
-	rm -f $(DESTDIR)$(CNI_BIN_DIR)/relink $(DESTDIR)$(BINDIR)/relinkd
+	rm -f $(DESTDIR)$(CNI_BIN_DIR)/relink $(DESTDIR)$(BINDIR)/relinkd \
+		$(DESTDIR)$(MANDIR)/man8/relink.8 $(DESTDIR)$(MANDIR)/man8/relinkd.8
 
 clean:
 	rm -rf $(BUILD) $(BIN)

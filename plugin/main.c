@@ -123,6 +123,8 @@ static int run(const char *command, char *version, size_t version_size) {
         pr = conf_parse(input, len, &conf, err, sizeof(err));
         if (conf)
                 snprintf(version, version_size, "%s", conf->cni_version);
+        else if (pr != -ENOMEM)
+                conf_peek_version(input, len, version, version_size);
 
         /* Environment first (as libcni's skel does), all problems in one error. */
         if (check_env(v, &call) < 0)

@@ -27,6 +27,8 @@ PACKAGES=(
 	hyperfine jq time procps util-linux iputils-ping
 	# manifest checks (tests/integration/t-examples.sh)
 	python3 python3-yaml systemd binutils diffutils
+	# packaging: man pages, make deb + lintian, metrics over HTTP, the OCI image (t-man, t-deb, t-image)
+	groff-base groff man-db dpkg-dev debhelper fakeroot lintian libmicrohttpd-dev curl podman buildah
 )
 
 missing_packages() {

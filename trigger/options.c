@@ -216,8 +216,8 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
 
                 switch (c) {
                 case OPT_STATE_DIR:
-                        if (!*optarg)
-                                return fail(err, err_size, "--state-dir: empty path");
+                        if (optarg[0] != '/')
+                                return fail(err, err_size, "--state-dir '%s': expected an absolute path", optarg);
                         o.state_dir = optarg;
                         break;
                 case OPT_CONNECT:
