@@ -148,7 +148,7 @@ migrate_run restart || { not_ok "restart: live migration"; exit 1; }
 wait "$WATCHER"
 NEW_MAC=$(pod_mac "$MIG_POD" eth0)
 check_eq "restart: paused while it still had its NIC (harness timing)" "$(cat "$RUN/vms/restart/paused-nics" 2>/dev/null)" 1
-relinkd_wait 2 "domain=$(vm_domain restart) .* (verified|FAILED) " 30 "$RMARK" >/dev/null
+relinkd_wait 2 "domain=$(vm_domain restart) .* (verified|FAILED kind=reattach first=reattach reason=\"DHCP)" 30 "$RMARK" >/dev/null
 check_re "restart: the new relinkd resumes the outstanding unplug" \
 	"$(rlines restart 2 | grep -m1 'resuming an outstanding unplug')" 'resuming an outstanding unplug: (the guest still holds the NIC|the guest released the NIC)'
 check_re "restart: the new NIC is attached on release" "$(rlines restart 2 | grep -m1 ' attached ')" "attached plug=new mac=$NEW_MAC"
