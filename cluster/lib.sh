@@ -617,8 +617,10 @@ libvirtd_start() {
 host_uuid = "$uuid"
 log_outputs = "3:stderr"
 EOF
-		# Of the system launcher's qemu.conf only these apply to a session daemon (no user/group,
-		# ownership or cgroup handling there); no virtlogd, no security driver.
+		# From the system launcher's qemu.conf: stdio_handler = "file" (QEMU writes its log itself; no
+		# virtlogd is spawned) and no security driver. user/group, dynamic_ownership and remember_owner
+		# are system-mode settings (a session QEMU runs as the daemon's user); an unprivileged daemon sets
+		# up no cgroups and no mount namespace anyway, the two empty lists only say so.
 		cat >"$x/config/libvirt/qemu.conf" <<EOF
 stdio_handler = "file"
 security_driver = "none"

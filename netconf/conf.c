@@ -393,6 +393,16 @@ out:
         return r;
 }
 
+void conf_peek_version(const char *buf, size_t len, char *ret, size_t size) {
+        _cleanup_cjson_ cJSON *root = json_parse_strict(buf, len);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "cniVersion");
+
+        if (size)
+                ret[0] = '\0';
+        if (cJSON_IsString(v) && conf_version_supported(v->valuestring))
+                snprintf(ret, size, "%s", v->valuestring);
+}
+
 void conf_free(struct netconf *c) {
         if (!c)
                 return;

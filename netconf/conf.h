@@ -77,6 +77,9 @@ struct netconf {
  */
 int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, size_t err_size);
 void conf_free(struct netconf *c);
+/* The document's cniVersion when it is a supported version, else "" (for errors about a config
+ * conf_parse refused: the error document then speaks the config's version). */
+void conf_peek_version(const char *buf, size_t len, char *ret, size_t size);
 static inline void conf_freep(struct netconf **c) { conf_free(*c); }
 
 /* prevResult re-encoded in c->cni_version (ips[].version kept/derived for < 1.0.0, dropped from 1.0.0).
