@@ -8,6 +8,7 @@
 #   make man              man pages build/man/relink.8, relinkd.8 (OPTIONS from relinkd --help)
 #   make deb              dist/relink_$(VERSION)_amd64.deb (debhelper; lintian-clean)
 #   make install          PREFIX=/usr/local DESTDIR= CNI_BIN_DIR=/opt/cni/bin (binaries, man pages)
+#   make fuzz             libFuzzer targets (clang), FUZZ_SECONDS=60 each; fails on a crash, leak or UB
 #   make SANITIZE=address,undefined check
 #   make V=1              show commands
 
@@ -79,7 +80,7 @@ UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC    := $(wildcard tests/tools/*.c)
 TOOL_BIN    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 
-.PHONY: all check unit integration conformance e2e demo bench install uninstall clean setup guest man deb
+.PHONY: all check unit integration conformance e2e demo bench install uninstall clean setup guest man deb fuzz fuzz-build
 all: $(BIN)/relink $(BIN)/relinkd
 
 $(BUILD)/%.o: %.c
@@ -107,6 +108,30 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJ) $(TRIGGER_LIBOBJ)
 	@mkdir -p $(@D)
 	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(call pkg_libs,$(PKGS_RELINKD)) -lm
+
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c): the library objects rebuilt with clang, coverage
+# instrumentation, ASan and UBSan (UB aborts) into build/fuzz; tests/fuzz/run.sh runs each target
+# FUZZ_SECONDS on a copy of its seed corpus tests/fuzz/corpus/<target>/.
+# (clang flags va_list formats that gcc accepts: -Wno-format-nonliteral there.)
+FUZZ_CC      ?= clang
+FUZZ_SAN     := fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
+
+fuzz-build: $(FUZZ_BIN)
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_OBJ) $(TRIGGER_LIBOBJ)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) \
+		$(call pkg_libs,$(PKGS_RELINKD)) -lm
+
+FUZZ_MAKE = $(MAKE) --no-print-directory BUILD=build/fuzz CC=$(FUZZ_CC) SANITIZE="$(FUZZ_SAN)" \
+	WERROR="$(WERROR) -Wno-format-nonliteral"
+
+fuzz:
+	$(Q)$(FUZZ_MAKE) fuzz-build
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh
 
 # Man pages: @VERSION@ filled in, relinkd's OPTIONS section made from its --help (no drift).
 MAN_PAGES := $(BUILD)/man/relink.8 $(BUILD)/man/relinkd.8
@@ -147,6 +172,7 @@ setup:
 # installs the -dev packages before anything is compiled.
 check: setup
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+	$(Q)$(FUZZ_MAKE) fuzz-build
 	$(Q)./tests/run-all.sh
 
 unit: all $(UNIT_BIN)

@@ -4,6 +4,7 @@
 
 #include "common/fileio.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "common/version.h"
 #include "netconf/conf.h"
@@ -41,6 +42,9 @@ static int do_version(void) {
 /* Collect every missing/invalid environment variable into one message. */
 static void env_problem(char *buf, size_t size, const char *var, const char *what, const char *value) {
         size_t n = strlen(buf);
+
+        if (value && !utf8_valid_str(value))
+                value = NULL;   /* the error document is JSON: never echo bytes that are not UTF-8 */
 
         snprintf(buf + n, size - n, "%s%s %s%s%.64s%s", n ? ", " : "", var, what, value ? " '" : "",
                  value ? value : "", value ? "'" : "");

@@ -21,6 +21,8 @@ PACKAGES=(
 	busybox-static nftables iproute2 cpio gzip kmod
 	# real Debian guests (guest/debian/build.sh, tests/realguest/): root file system, image, overlays
 	mmdebstrap e2fsprogs qemu-utils
+	# fuzzing (tests/fuzz/, make fuzz): clang with the libFuzzer/ASan/UBSan runtimes, llvm-symbolizer for reports
+	clang libclang-rt-14-dev llvm
 	# tests, benchmarks
 	hyperfine jq time procps util-linux iputils-ping
 	# manifest checks (tests/integration/t-examples.sh)

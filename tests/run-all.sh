@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run test suites and add up their results.
 #
-#   tests/run-all.sh                 unit, integration, conformance, e2e, realguest
+#   tests/run-all.sh                 unit, integration, conformance, fuzz, e2e, realguest
 #   tests/run-all.sh unit e2e        only those
 #
 # Every suite is an executable that prints its own closing line "N passed, N failed";
@@ -12,7 +12,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit integration conformance e2e realguest)
+[ ${#suites[@]} -eq 0 ] && suites=(unit integration conformance fuzz e2e realguest)
 
 total_pass=0 total_fail=0 status=0
 run_suite() { # name command...
@@ -69,6 +69,11 @@ for s in "${suites[@]}"; do
 		;;
 	conformance)
 		run_suite conformance env RELINK="$ROOT/bin/relink" bash conformance/run.sh
+		;;
+	fuzz)
+		# Every libFuzzer target (build/fuzz, make fuzz-build) for a short bounded time: CI time matters;
+		# `make fuzz` runs them FUZZ_SECONDS=60 each.
+		run_suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash tests/fuzz/run.sh
 		;;
 	e2e)
 		for t in tests/e2e/t-*.sh; do
