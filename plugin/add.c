@@ -102,6 +102,6 @@ int verb_add(const struct cni_call *c) {
                 return cni_fail(CNI_ERR_IO, strerror(-k), "cannot encode prevResult");
         printf("%s\n", out);
         log_info("ADD network=%s container=%s ifname=%s ifindex=%d mac=%s ips=%zu vm=%s", r->network,
-                 r->container_id, r->ifname, r->ifindex, r->mac, r->n_ips, r->vm[0] ? r->vm : "-");
+                 r->container_id, LOG_Q(r->ifname), r->ifindex, r->mac, r->n_ips, LOG_Q(r->vm));
         return 0;
 }

@@ -95,5 +95,57 @@ expect_eq "row 7: ... recorded as given" "$(jq -r .vm "$(record_path "$NET" h2 e
 relink_call DEL "$I/utf8-ok" CNI_CONTAINERID=h2 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
 expect_success "row 7: ... and DEL removes it"
 
+# --- row 1 (and row 2's logFile half): the log file and what is written into it --------------------
+# with_log FILE [LEVEL]: good.json with logFile FILE (logLevel debug unless given).
+with_log() { jq --arg f "$1" --arg l "${2:-debug}" '.logFile = $f | .logLevel = $l' "$T/good.json"; }
+printf 'root:x:0:0:root:/root:/bin/bash\n' >"$T/victim"
+victim_sum=$(sha256sum <"$T/victim")
+ln -s "$T/victim" "$T/log-symlink"
+with_log "$T/log-symlink" >"$I/log-symlink"
+relink_call ADD "$I/log-symlink" CNI_CONTAINERID=l1 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_success "row 1: ADD with logFile a symlink still succeeds"
+expect_eq "row 1: ... the symlink's target is untouched" "$(sha256sum <"$T/victim")" "$victim_sum"
+check "row 1: ... stderr says why the log file was refused" grep -q 'logFile ".*log-symlink": it is a symbolic link' <<<"$ERR"
+ln "$T/victim" "$T/log-hardlink"
+with_log "$T/log-hardlink" >"$I/log-hardlink"
+relink_call ADD "$I/log-hardlink" CNI_CONTAINERID=l1 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_success "row 1: ADD with logFile a second name of another file still succeeds"
+expect_eq "row 1: ... that file is untouched" "$(sha256sum <"$T/victim")" "$victim_sum"
+mkfifo "$T/log-fifo"
+with_log "$T/log-fifo" >"$I/log-fifo"
+OUT=$(env -i CNI_COMMAND=ADD CNI_CONTAINERID=l1 CNI_NETNS="$NETNS" CNI_IFNAME=eth0 \
+	timeout 10 "$RELINK" <"$I/log-fifo" 2>"$T/stderr")
+RC=$?
+ERR=$(<"$T/stderr")
+expect_success "row 2: ADD with logFile a FIFO returns (no reader: never blocks)"
+check "row 2: ... stderr says why the log file was refused" grep -q 'log-fifo": ' <<<"$ERR"
+with_log /dev/null >"$I/log-dev"
+relink_call ADD "$I/log-dev" CNI_CONTAINERID=l1 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_success "row 2: ADD with logFile a device node still succeeds"
+check "row 2: ... refused as not a regular file" grep -q '"/dev/null": not a regular file' <<<"$ERR"
+
+# Injection: a newline or a quote in args.cni.vm, CNI_IFNAME-free fields and CNI_NETNS.
+LOG=$T/relink.log
+jq --arg f "$LOG" '.logFile = $f | .logLevel = "debug" |
+	.args.cni.vm = "ns_vm\n2026-01-01T00:00:00.000Z relink[1]: info FORGED vm\" x=\"y"' "$T/good.json" >"$I/log-inject"
+ln -s "$NETNS" "$T/ns
+2026-01-01T00:00:00.000Z relink[1]: error FORGED netns"
+relink_call ADD "$I/log-inject" CNI_CONTAINERID=l2 CNI_NETNS="$T/ns
+2026-01-01T00:00:00.000Z relink[1]: error FORGED netns" CNI_IFNAME=eth0
+expect_success "row 1: ADD with a newline in args.cni.vm and CNI_NETNS"
+relink_call ADD "$I/log-inject" CNI_CONTAINERID=l3 CNI_NETNS="/nonexistent
+2026-01-01T00:00:00.000Z relink[1]: error FORGED error" CNI_IFNAME=eth0
+expect_cni_error "row 1: a failing ADD with a newline in CNI_NETNS → code 4" 4
+expect_eq "row 1: ... its stderr is one line" "$(wc -l <<<"$ERR")" 1
+relink_call DEL "$I/log-inject" CNI_CONTAINERID=l2 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_success "row 1: DEL of the injected attachment"
+check "row 1: the log file has lines" test -s "$LOG"
+check "row 1: every log line is one of relink's (timestamp, ident, level)" \
+	bash -c '! grep -Evq "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z relink\[[0-9]+\]: (error|warn|info|debug) " "$1"' _ "$LOG"
+check "row 1: no line was forged (no line starts with the injected timestamp)" bash -c '! grep -q "^2026-01-01T00" "$1"' _ "$LOG"
+check "row 1: the newline is written escaped" grep -q 'vm="ns_vm\\n2026-01-01' "$LOG"
+check "row 1: the quote is written escaped" grep -q 'FORGED vm\\" x=\\"y"' "$LOG"
+check "row 1: the failing call's error is logged escaped" grep -q 'error ADD failed: code=4 .*\\n2026-01-01' "$LOG"
+
 keep_intact "after all rows"
 finish
