@@ -87,12 +87,12 @@ int verb_add(const struct cni_call *c) {
 
         k = store_open(conf->state_dir, true, &s);
         if (k < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-k), "cannot open stateDir '%s'", conf->state_dir);
+                return cni_fail(CNI_ERR_IO, store_strerror(k), "cannot open stateDir '%s'", conf->state_dir);
         lock_fd = store_lock(s, conf->name, false);
         if (lock_fd == -EAGAIN)
                 return cni_fail(CNI_ERR_TRY_AGAIN, NULL, "state of network '%s' is locked (GC running)", conf->name);
         if (lock_fd < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-lock_fd), "cannot lock network '%s' in '%s'", conf->name,
+                return cni_fail(CNI_ERR_IO, store_strerror(lock_fd), "cannot lock network '%s' in '%s'", conf->name,
                                 conf->state_dir);
         k = store_put(s, r);
         if (k < 0)

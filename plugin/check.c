@@ -90,7 +90,7 @@ int verb_check(const struct cni_call *c) {
                 return cni_fail(RELINK_ERR_NO_RECORD, NULL, "no record for '%s@%s' in network '%s'", c->container_id,
                                 c->ifname, conf->name);
         if (k < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-k), "cannot read the record for '%s@%s'", c->container_id,
+                return cni_fail(CNI_ERR_IO, store_strerror(k), "cannot read the record for '%s@%s'", c->container_id,
                                 c->ifname);
         if (check_prev_result(c, rec) < 0 || check_live(c, rec) < 0)
                 return -1;

@@ -52,14 +52,14 @@ int verb_gc(const struct cni_call *c) {
         if (k == -ENOENT)
                 return 0;
         if (k < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-k), "cannot open stateDir '%s'", conf->state_dir);
+                return cni_fail(CNI_ERR_IO, store_strerror(k), "cannot open stateDir '%s'", conf->state_dir);
         lock_fd = store_lock(s, conf->name, true);
         if (lock_fd == -ENOENT)
                 return 0;
         if (lock_fd == -EAGAIN)
                 return cni_fail(CNI_ERR_TRY_AGAIN, NULL, "state of network '%s' is busy", conf->name);
         if (lock_fd < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-lock_fd), "cannot lock network '%s'", conf->name);
+                return cni_fail(CNI_ERR_IO, store_strerror(lock_fd), "cannot lock network '%s'", conf->name);
 
         k = store_foreach(s, conf->name, collect, &st, &skipped);
         if (k < 0) {

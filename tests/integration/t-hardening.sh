@@ -152,6 +152,64 @@ expect_success "row 2: control: ADD with the pod's netns succeeds"
 relink_timed CHECK "$T/good.json" "$NETNS" keep
 expect_success "row 2: control: CHECK with the pod's netns succeeds"
 
+# --- row 6: the state dir's owner and mode; modes whatever the umask ------------------------------
+S2=$T/state-umask/a/b
+jq --arg s "$S2" '.stateDir = $s' "$T/good.json" >"$I/umask"
+OUT=$(env -i CNI_COMMAND=ADD CNI_CONTAINERID=u1 CNI_NETNS="$NETNS" CNI_IFNAME=eth0 \
+	bash -c 'umask 0777; exec "$1"' _ "$RELINK" <"$I/umask" 2>"$T/stderr")
+RC=$?
+ERR=$(<"$T/stderr")
+expect_success "row 6: ADD under umask 0777 into a new stateDir"
+expect_eq "row 6: ... modes: stateDir and parents 0700, network dir 0700, lock and record 0600" \
+	"$(stat -c '%a %n' "$T/state-umask/a" "$S2" "$S2/$NET" "$S2/$NET/.lock" "$S2/$NET/u1@eth0.json" | sed "s|$T/||")" \
+	"700 state-umask/a
+700 state-umask/a/b
+700 state-umask/a/b/$NET
+600 state-umask/a/b/$NET/.lock
+600 state-umask/a/b/$NET/u1@eth0.json"
+OUT=$(env -i CNI_COMMAND=ADD CNI_CONTAINERID=u2 CNI_NETNS="$NETNS" CNI_IFNAME=eth0 \
+	bash -c 'umask 0; exec "$1"' _ "$RELINK" <"$I/umask" 2>"$T/stderr")
+expect_eq "row 6: ... and under umask 0 a record is still 0600" "$(stat -c %a "$S2/$NET/u2@eth0.json")" 600
+
+U=$T/state-unsafe
+mkdir -p "$U"
+jq --arg s "$U" '.stateDir = $s' "$T/good.json" >"$I/unsafe"
+jq --arg s "$U" --arg n "$NET" '{cniVersion: "1.1.0", name: $n, type: "relink", stateDir: $s,
+	"cni.dev/valid-attachments": []}' "$T/good.json" >"$I/unsafe-110"
+relink_call ADD "$I/unsafe" CNI_CONTAINERID=u3 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_success "row 6: control: ADD into a root-owned 0700 stateDir"
+usum=$(snapshot "$U")
+for mode in 777 770 702; do
+	chmod "$mode" "$U"
+	usum=$(snapshot "$U")
+	relink_call ADD "$I/unsafe" CNI_CONTAINERID=u4 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+	expect_cni_error "row 6: ADD into a stateDir of mode $mode → code 5" 5
+	expect_eq "row 6: ... the reason is given" "$(jq -r '.msg + ": " + .details' <<<"$OUT" 2>&1)" \
+		"cannot open stateDir '$U': group- or world-writable"
+	relink_call STATUS "$I/unsafe-110"
+	expect_cni_error "row 6: STATUS with a stateDir of mode $mode → code 50" 50
+	relink_call GC "$I/unsafe-110"
+	expect_cni_error "row 6: GC with a stateDir of mode $mode → code 5" 5
+	expect_eq "row 6: ... nothing in it changed (the record survives GC's refusal)" "$(snapshot "$U")" "$usum"
+done
+chmod 755 "$U"
+chown 65534:65534 "$U"
+usum=$(snapshot "$U")
+relink_call ADD "$I/unsafe" CNI_CONTAINERID=u4 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_cni_error "row 6: ADD into a stateDir owned by nobody → code 5" 5
+expect_eq "row 6: ... the reason is given" "$(jq -r '.msg + ": " + .details' <<<"$OUT" 2>&1)" \
+	"cannot open stateDir '$U': not owned by root"
+relink_call GC "$I/unsafe-110"
+expect_cni_error "row 6: GC with a stateDir owned by nobody → code 5" 5
+expect_eq "row 6: ... nothing in it changed" "$(snapshot "$U")" "$usum"
+chown 0:0 "$U"
+chmod 777 "$U/$NET"
+relink_call ADD "$I/unsafe" CNI_CONTAINERID=u4 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_cni_error "row 6: ADD into a network dir of mode 777 → code 5" 5
+chmod 700 "$U/$NET"
+relink_call ADD "$I/unsafe" CNI_CONTAINERID=u4 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_success "row 6: control: ADD once the modes are right again"
+
 # Injection: a newline or a quote in args.cni.vm, CNI_IFNAME-free fields and CNI_NETNS.
 LOG=$T/relink.log
 jq --arg f "$LOG" '.logFile = $f | .logLevel = "debug" |
