@@ -34,7 +34,7 @@ SAN      := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 endif
 
 PKGS_LIB     := libcjson libnl-3.0 libnl-route-3.0
-PKGS_RELINKD := $(PKGS_LIB) libvirt libxml-2.0
+PKGS_RELINKD := $(PKGS_LIB) libvirt libxml-2.0 libmicrohttpd
 
 pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
@@ -144,6 +144,25 @@ $(BUILD)/man/relink.8: man/relink.8.in man/gen-man.py VERSION
 $(BUILD)/man/relinkd.8: man/relinkd.8.in man/gen-man.py VERSION $(BIN)/relinkd
 	@mkdir -p $(@D)
 	$(call quiet,GEN,$@)python3 man/gen-man.py $< VERSION $(BIN)/relinkd > $@.tmp && mv $@.tmp $@
+
+# The Debian package, built by dpkg-buildpackage in a copy of the tree (tracked and new, non-ignored
+# files: what a clean clone has, plus uncommitted work), so this tree's build/ and bin/ stay as they
+# are. Rebuilt only when a source file changed; lintian must report no error.
+DEB       := dist/relink_$(VERSION)_amd64.deb
+DEB_STAGE := $(BUILD)/deb
+DEB_SRC    = $(wildcard $(shell git ls-files -co --exclude-standard 2>/dev/null | grep -v '^dist/'))
+deb: $(DEB)
+
+$(DEB): $(DEB_SRC)
+	$(Q)v=$$(dpkg-parsechangelog -SVersion); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "debian/changelog is at $$v, VERSION at $(VERSION): add a changelog entry" >&2; exit 1; }
+	$(Q)rm -rf $(DEB_STAGE) && mkdir -p $(DEB_STAGE)/relink-$(VERSION) dist
+	$(Q)git ls-files -co --exclude-standard -z | grep -zv '^dist/' | \
+		tar -c --null -T - | tar -x -C $(DEB_STAGE)/relink-$(VERSION)
+	$(call quiet,DEB,$@)cd $(DEB_STAGE)/relink-$(VERSION) && \
+		dpkg-buildpackage -us -uc -b >../build.log 2>&1 || { tail -40 ../build.log >&2; exit 1; }
+	$(Q)lintian --fail-on error --info $(DEB_STAGE)/relink_$(VERSION)_amd64.changes | tee $(DEB_STAGE)/lintian.log
+	$(Q)cp $(DEB_STAGE)/relink_$(VERSION)_amd64.deb $@.tmp && mv $@.tmp $@
 
 setup:
 	$(Q)./scripts/setup.sh

@@ -69,7 +69,7 @@ static int check_live(const struct cni_call *c, const struct record *rec) {
                 return cni_fail(RELINK_ERR_LIVE, NULL, "interface '%s' (ifindex %d) has MAC %s, recorded %s", li.name,
                                 li.ifindex, li.mac, rec->mac);
         if (!streq(li.name, rec->ifname) || li.master)
-                log_debug("CHECK: '%s' is now '%s'%s", rec->ifname, li.name, li.master ? " (enslaved)" : "");
+                log_debug("CHECK: %s is now %s%s", LOG_Q(rec->ifname), LOG_Q(li.name), li.master ? " (enslaved)" : "");
         return 0;
 }
 
