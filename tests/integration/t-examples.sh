@@ -240,7 +240,7 @@ read -ra inst_args <<<"${inst//DESTDIR=\/out/DESTDIR=$T/img}"
 make -s -C "$ROOT" install "${inst_args[@]}" >"$T/install.log" 2>&1
 expect_eq "Containerfile: its make install runs" "$? $(cat "$T/install.log")" "0 "
 check "image: the DaemonSet's relinkd command exists" test -x "$T/img${ds_argv[0]}"
-expect_eq "daemonset: both containers use one image" "$(fact ds.images)" "registry.example/relink:0.1"
+expect_eq "daemonset: both containers use one image, make image's" "$(fact ds.images)" "localhost/relink:$(cat "$ROOT/VERSION")"
 # Runtime packages: every library relink and relinkd are linked against comes from one of them (or libc6).
 rt_pkgs=" libc6 $(sed -n '/^FROM debian:12$/,$p' "$KX/Containerfile" | sed -n '/apt-get install/,/&&/p' |
 	tr ' \\' '\n\n' | grep -E '^lib[a-z0-9.+-]+$' | tr '\n' ' ')"
