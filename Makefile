@@ -81,7 +81,7 @@ UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC    := $(wildcard tests/tools/*.c)
 TOOL_BIN    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 
-.PHONY: all check unit integration conformance e2e demo bench install uninstall clean setup guest man deb image fuzz fuzz-build
+.PHONY: all test-bins check unit integration conformance e2e demo bench install uninstall clean setup guest man deb image fuzz fuzz-build
 all: $(BIN)/relink $(BIN)/relinkd
 
 $(BUILD)/%.o: %.c
@@ -175,9 +175,15 @@ setup:
 # setup runs first and the build in a sub-make, so even `make -j check` on a clean machine
 # installs the -dev packages before anything is compiled.
 check: setup
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+	$(Q)$(MAKE) --no-print-directory test-bins
+	$(Q)$(SAN_MAKE) test-bins
 	$(Q)$(FUZZ_MAKE) fuzz-build
 	$(Q)./tests/run-all.sh
+
+# Everything the suites run. The sanitize tier of tests/run-all.sh runs the unit tests, conformance
+# and an integration subset against the same set built with ASan+UBSan into build/asan (SAN_MAKE).
+test-bins: all $(UNIT_BIN) $(TOOL_BIN)
+SAN_MAKE = $(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=build/asan BIN=build/asan/bin
 
 unit: all $(UNIT_BIN)
 	$(Q)./tests/run-all.sh unit

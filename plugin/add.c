@@ -39,6 +39,8 @@ int verb_add(const struct cni_call *c) {
                 return cni_fail(CNI_ERR_IO, NULL, "out of memory");
 
         k = netns_open(c->netns, &ns_fd);
+        if (k == -EINVAL)
+                return cni_fail(CNI_ERR_INVALID_ENV, NULL, "CNI_NETNS '%s' is not a network namespace", c->netns);
         if (k < 0)
                 return cni_fail(CNI_ERR_INVALID_ENV, strerror(-k), "cannot open netns '%s' (CNI_NETNS)", c->netns);
         k = netns_identity(ns_fd, &r->netns_dev, &r->netns_ino);

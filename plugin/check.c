@@ -51,6 +51,8 @@ static int check_live(const struct cni_call *c, const struct record *rec) {
         int k;
 
         k = netns_open(c->netns, &ns_fd);
+        if (k == -EINVAL)
+                return cni_fail(CNI_ERR_INVALID_ENV, NULL, "CNI_NETNS '%s' is not a network namespace", c->netns);
         if (k < 0)
                 return cni_fail(CNI_ERR_INVALID_ENV, strerror(-k), "cannot open netns '%s' (CNI_NETNS)", c->netns);
         k = netns_identity(ns_fd, &dev, &ino);

@@ -124,6 +124,34 @@ relink_call ADD "$I/log-dev" CNI_CONTAINERID=l1 CNI_NETNS="$NETNS" CNI_IFNAME=et
 expect_success "row 2: ADD with logFile a device node still succeeds"
 check "row 2: ... refused as not a regular file" grep -q '"/dev/null": not a regular file' <<<"$ERR"
 
+# --- row 2: CNI_NETNS must be a network namespace, found out without blocking ---------------------
+mkfifo "$T/ns-fifo"
+: >"$T/ns-file"
+# relink_timed VERB STDIN NETNS [CONTAINERID]: relink_call under a 10 s timeout (a blocked open()
+# must not hang the test). CHECK runs against the existing record "keep".
+relink_timed() {
+	OUT=$(env -i CNI_COMMAND="$1" CNI_CONTAINERID="${4:-n1}" CNI_NETNS="$3" CNI_IFNAME=eth0 \
+		timeout 10 "$RELINK" <"$2" 2>"$T/stderr")
+	RC=$?
+	ERR=$(<"$T/stderr")
+}
+before=$(snapshot "$STATE")
+for row in "a FIFO|$T/ns-fifo" "a character device|/dev/null" "a regular file|$T/ns-file" \
+	"a directory|$T" "a user namespace|/proc/$$/ns/user" "a mount namespace|/proc/$$/ns/mnt"; do
+	IFS='|' read -r what path <<<"$row"
+	for verb in ADD CHECK; do
+		relink_timed "$verb" "$T/good.json" "$path" "$([ "$verb" = CHECK ] && echo keep)"
+		expect_cni_error "row 2: $verb with CNI_NETNS $what → code 4 (no hang)" 4
+		expect_eq "row 2: ... the message says it is not a network namespace" \
+			"$(jq -r .msg <<<"$OUT" 2>&1)" "CNI_NETNS '$path' is not a network namespace"
+	done
+done
+expect_eq "row 2: state dir untouched by every refused netns" "$(snapshot "$STATE")" "$before"
+relink_timed ADD "$T/good.json" "$NETNS"
+expect_success "row 2: control: ADD with the pod's netns succeeds"
+relink_timed CHECK "$T/good.json" "$NETNS" keep
+expect_success "row 2: control: CHECK with the pod's netns succeeds"
+
 # Injection: a newline or a quote in args.cni.vm, CNI_IFNAME-free fields and CNI_NETNS.
 LOG=$T/relink.log
 jq --arg f "$LOG" '.logFile = $f | .logLevel = "debug" |
