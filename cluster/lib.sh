@@ -938,7 +938,7 @@ migrate_run() {
 	local vmi=$1 src tgt=$MIG_POD t0 sock
 	src=$(vm_pod "$vmi")
 	MIG_SRC=$src
-	MIG_NICS_BEFORE=$(pod_virsh "$src" domiflist "$(vm_domain "$vmi")" 2>/dev/null | grep -c ethernet)
+	MIG_NICS_BEFORE=$(pod_virsh "$src" domiflist "$(vm_domain "$vmi")" 2>/dev/null | grep -c .)
 	MIG_MARK=$(vm_log_mark "$vmi")
 	MIG_RMARK=$(relinkd_mark "$(pod_get "$tgt" node)")
 	export MIG_SRC MIG_NICS_BEFORE MIG_MARK MIG_RMARK

@@ -15,7 +15,7 @@ int verb_del(const struct cni_call *c) {
         if (k == -ENOENT)
                 return 0;
         if (k < 0) {
-                log_warn("DEL: cannot open stateDir '%s': %s (nothing removed)", conf->state_dir, strerror(-k));
+                log_warn("DEL: cannot open stateDir %s: %s (nothing removed)", LOG_Q(conf->state_dir), strerror(-k));
                 return 0;
         }
         lock_fd = store_lock(s, conf->name, false);
@@ -29,9 +29,9 @@ int verb_del(const struct cni_call *c) {
         }
         k = store_remove(s, conf->name, c->container_id, c->ifname);
         if (k < 0 && k != -ENOENT)
-                log_warn("DEL: cannot remove record '%s@%s': %s", c->container_id, c->ifname, strerror(-k));
+                log_warn("DEL: cannot remove record %s ifname=%s: %s", c->container_id, LOG_Q(c->ifname), strerror(-k));
         else
-                log_info("DEL network=%s container=%s ifname=%s%s", conf->name, c->container_id, c->ifname,
+                log_info("DEL network=%s container=%s ifname=%s%s", conf->name, c->container_id, LOG_Q(c->ifname),
                          k == -ENOENT ? " (no record)" : "");
         return 0;
 }

@@ -69,7 +69,7 @@ int verb_gc(const struct cni_call *c) {
         for (size_t i = 0; i < st.n; i++) {
                 k = store_remove(s, conf->name, st.items[i].container_id, st.items[i].ifname);
                 if (k < 0 && k != -ENOENT)
-                        log_warn("GC: cannot remove '%s@%s': %s", st.items[i].container_id, st.items[i].ifname,
+                        log_warn("GC: cannot remove %s ifname=%s: %s", st.items[i].container_id, LOG_Q(st.items[i].ifname),
                                  strerror(-k));
                 else if (k == 0)
                         removed++;

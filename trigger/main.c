@@ -18,8 +18,10 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "trigger/action.h"
 #include "trigger/conn.h"
+#include "trigger/httpmetrics.h"
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
 #include "trigger/options.h"
@@ -79,6 +81,10 @@ int main(int argc, char **argv) {
                 opts_usage(stdout);
                 return 0;
         }
+        if (o.version) {
+                printf("relinkd %s\n", relink_version);
+                return 0;
+        }
         relinkd_cfg = &o;
         log_open("relinkd", NULL, o.log_level);
 
@@ -102,12 +108,22 @@ int main(int argc, char **argv) {
                 log_error("cannot watch the wake-up pipe: %s", virt_error());
                 return 1;
         }
+        if (o.metrics_listen) {
+                unsigned port;
+
+                r = httpmetrics_start(o.metrics_listen, &port);
+                if (r < 0) {
+                        log_error("--metrics-listen %s: %s", o.metrics_listen, strerror(-r));
+                        return 1;
+                }
+                log_info("metrics: serving /metrics on %s (port %u)", o.metrics_listen, port);
+        }
         r = metrics_flush();
         if (r < 0)
                 log_warn("cannot write metrics file '%s': %s", o.metrics_file, strerror(-r));
 
-        log_info("started state_dir=%s kubevirt=%s connect=%zu watch=%zu hold_ms=%u verify_ms=%u reattach_verify_ms=%u "
-                 "detach_timeout_ms=%u%s%s", o.state_dir, o.kubevirt ? o.kubelet_root : "no", o.n_connect, o.n_watch, o.hold_ms, o.verify_flap_ms,
+        log_info("started version=%s state_dir=%s kubevirt=%s connect=%zu watch=%zu hold_ms=%u verify_ms=%u reattach_verify_ms=%u "
+                 "detach_timeout_ms=%u%s%s", relink_version, o.state_dir, o.kubevirt ? o.kubelet_root : "no", o.n_connect, o.n_watch, o.hold_ms, o.verify_flap_ms,
                  o.verify_reattach_ms, o.detach_timeout_ms, o.no_escalate ? " no_escalate" : "",
                  o.dry_run ? " dry_run" : "");
         r = conns_start(&o);
@@ -126,6 +142,7 @@ int main(int argc, char **argv) {
         actions_shutdown();
         jobs_cancel_all();
         conns_stop();
+        httpmetrics_stop();
         metrics_flush();
         log_info("stopped");
         log_close();

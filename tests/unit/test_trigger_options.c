@@ -120,6 +120,8 @@ static const struct bad {
         { { "--kubevirt", "--kubelet-root", "", NULL }, "expected an absolute path" },
         { { "--kubevirt", "--kubelet-root", NULL }, "needs an argument" },
         { { "--kubevirt=yes", NULL }, "unknown option" },
+        { { "--watch", "x", "--state-dir", "run/cni/relink", NULL }, "--state-dir 'run/cni/relink': expected an absolute path" },
+        { { "--watch", "x", "--state-dir", "", NULL }, "--state-dir '': expected an absolute path" },
 };
 
 static void test_bad(void **state) {
@@ -142,11 +144,21 @@ static void test_help_alone(void **state) {
         assert_true(o.help);
 }
 
+static void test_version_alone(void **state) {
+        static const char *const args[] = { "--version", NULL };
+        struct opts o;
+        char err[256];
+
+        assert_int_equal(parse(args, &o, err, sizeof(err)), 0);
+        assert_true(o.version);
+        assert_false(o.help);
+}
+
 static void test_usage_documents_every_option(void **state) {
         static const char *const names[] = {
                 "--state-dir", "--connect", "--netns", "--watch", "--hold-ms", "--verify-ms",
                 "--reattach-verify-ms", "--detach-timeout-ms", "--probe-timeout-ms", "--rescan-ms", "--backoff-max-ms",
-                "--metrics-file", "--log-level", "--no-escalate", "--dry-run", "--help", "link-watch",
+                "--metrics-file", "--log-level", "--no-escalate", "--dry-run", "--help", "--version", "link-watch",
                 "NetworkManager", "--kubevirt", "--kubelet-root", "/var/lib/kubelet", "virtqemud-sock",
                 "libvirt-sock", "volumes/kubernetes.io~empty-dir/libvirt-runtime", "qemu+unix:///session",
                 "hostPID", "backlog",
@@ -201,6 +213,7 @@ int main(void) {
                 cmocka_unit_test(test_kubevirt),
                 cmocka_unit_test(test_bad),
                 cmocka_unit_test(test_help_alone),
+                cmocka_unit_test(test_version_alone),
                 cmocka_unit_test(test_usage_documents_every_option),
                 cmocka_unit_test(test_uri_socket_path),
         };
