@@ -7,6 +7,7 @@
 #   make bench            benchmarks (see BENCHMARKS.md)
 #   make man              man pages build/man/relink.8, relinkd.8 (OPTIONS from relinkd --help)
 #   make deb              dist/relink_$(VERSION)_amd64.deb (debhelper; lintian-clean)
+#   make image            OCI image localhost/relink:$(VERSION) from the .deb, no registry (buildah)
 #   make install          PREFIX=/usr/local DESTDIR= CNI_BIN_DIR=/opt/cni/bin (binaries, man pages)
 #   make fuzz             libFuzzer targets (clang), FUZZ_SECONDS=60 each; fails on a crash, leak or UB
 #   make SANITIZE=address,undefined check
@@ -80,7 +81,7 @@ UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC    := $(wildcard tests/tools/*.c)
 TOOL_BIN    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 
-.PHONY: all test-bins check unit integration conformance e2e demo bench install uninstall clean setup guest man deb fuzz fuzz-build
+.PHONY: all test-bins check unit integration conformance e2e demo bench install uninstall clean setup guest man deb image fuzz fuzz-build
 all: $(BIN)/relink $(BIN)/relinkd
 
 $(BUILD)/%.o: %.c
@@ -163,6 +164,9 @@ $(DEB): $(DEB_SRC)
 		dpkg-buildpackage -us -uc -b >../build.log 2>&1 || { tail -40 ../build.log >&2; exit 1; }
 	$(Q)lintian --fail-on error --info $(DEB_STAGE)/relink_$(VERSION)_amd64.changes | tee $(DEB_STAGE)/lintian.log
 	$(Q)cp $(DEB_STAGE)/relink_$(VERSION)_amd64.deb $@.tmp && mv $@.tmp $@
+
+image: $(DEB)
+	$(Q)./scripts/build-image.sh
 
 setup:
 	$(Q)./scripts/setup.sh
