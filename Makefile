@@ -15,6 +15,10 @@ MANDIR      ?= $(PREFIX)/share/man
 CNI_BIN_DIR ?= /opt/cni/bin
 DESTDIR     ?=
 
+# The release version: one line in VERSION, compiled into both binaries (relinkd --version,
+# the plugin's banner and log) and used by the Debian package (make deb) and the image.
+VERSION := $(shell cat VERSION)
+
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
 CFLAGS   ?= -O2 -g
@@ -79,6 +83,9 @@ all: $(BIN)/relink $(BIN)/relinkd
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/common/version.o: VERSION
+$(BUILD)/common/version.o: ALL_CFLAGS += -DRELINK_VERSION='"$(VERSION)"'
 
 $(BIN)/relink: $(PLUGIN_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)

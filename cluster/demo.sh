@@ -1,10 +1,13 @@
 #!/bin/bash
 # cluster/demo.sh — `make demo`: watch a bridge-bound VM live-migrate to another node and get its network back.
 #
-# Builds a two-node cluster-in-a-box (network namespaces, real CNI plugins with relink chained, one libvirtd
-# per launcher pod, real QEMU guests), starts relinkd on both nodes, boots a server and two client VMs that
-# ping it, live-migrates each client to the other node and shows what relinkd decided and what the guest saw.
-# Everything is removed on exit, Ctrl-C or failure. Takes about a minute; needs root.
+# Builds a two-node cluster-in-a-box (network namespaces, real CNI plugins with relink chained, KubeVirt-style
+# non-root launcher pods: a session-mode libvirtd per pod behind a kubelet path, real QEMU guests), starts
+# relinkd on both nodes as its DaemonSet would, boots a server and two client VMs that ping it, live-migrates
+# each client to the other node and shows what relinkd decided and what the guest saw. The clients show two
+# DHCP profiles: KubeVirt 1.9 (the target serves the MAC the VM has; the common case) and KubeVirt 1.8 (the
+# target serves the new pod's MAC). Everything is removed on exit, Ctrl-C or failure. Takes about a minute;
+# needs root.
 #
 #   cluster/demo.sh            (RL_KEEP=1 keeps the run directory with every log)
 set -uo pipefail
@@ -44,6 +47,8 @@ migrate_and_watch() {
 	relinkd_lines 2 "$(vm_domain "$vmi")" "$rmark" | show
 	say "" "what the guest logged on its serial console (uptime in ms):"
 	vm_log_since "$vmi" "$mark" | grep -E ' (nic-del|nic-add|carrier|dhcp-start|lease|lease-drop|ping-lost|ping-ok) ' | show
+	DECISION=$(relinkd_lines 2 "$(vm_domain "$vmi")" "$rmark" | grep -m1 -o 'decision=[a-z]*')
+	DECISION=${DECISION#decision=}
 	us=$(vm_console_us "$vmi" "$mark" ' ping-ok ')
 	out=${ok##*outage_ms=}
 	OUTAGE_RESUMED=$(((us - MIG_RESUMED_US) / 1000))
@@ -68,41 +73,47 @@ say "The nodes route each other's pod subnet over a veth: an address of node 1 i
 	"Pods are attached by cnitool with Debian's bridge + host-local + tuning plugins and relink chained:"
 jq -c '[.plugins[].type]' "$RUN/n1/net.d/10-podnet.conflist" | show
 
-step "relinkd on each node (a hostNetwork DaemonSet in real life)"
+step "relinkd on each node (a hostNetwork, hostPID DaemonSet in real life)"
 relinkd_start 1 2>/dev/null
 relinkd_start 2 2>/dev/null
-say "$(basename "$RL_RELINKD") --state-dir \$RUN/nX/state --watch '\$RUN/pods/*/run/libvirt-sock' --metrics-file …" \
-	"It follows every launcher pod's libvirtd socket and acts only for pods recorded on its node."
+say "$(basename "$RL_RELINKD") --kubevirt --kubelet-root \$RUN/nX/kubelet --state-dir \$RUN/nX/state --metrics-file …" \
+	"It finds every launcher pod of its node under the kubelet root by itself and acts only for pods" \
+	"recorded on its node."
 
 step "Boot a server VM and two client VMs on node 1 (each in its own launcher pod with its own libvirtd)"
-say "Launcher pod = KubeVirt bridge binding: pod eth0 renamed eth0-nic, bridge k6t-eth0, tap0, and" \
-	"dnsmasq handing the pod's IP to the VM's MAC. The guests run a systemd-networkd-like network stack."
-vm_create 1 server -- --stack networkd || die "server VM"
+say "Launcher pod = KubeVirt's non-root launcher: libvirtd in session mode as user $RL_QEMU_USER, its socket" \
+	"in the pod's emptyDir libvirt-runtime; from the node that socket is" "" \
+	"  (\$RUN/n1/kubelet/pods/<pod-uid>/volumes/kubernetes.io~empty-dir/libvirt-runtime/virtqemud-sock)" "" \
+	"Bridge binding: pod eth0 renamed eth0-nic, bridge k6t-eth0, tap0 (owned by $RL_QEMU_USER), and dnsmasq" \
+	"handing the pod's IP to one MAC only, never NAKing. The guests run a systemd-networkd-like stack."
+vm_create 1 server --profile kubevirt-1.9 -- --stack networkd || die "server VM"
 SIP=$(pod_ip "$(vm_pod server)" eth0)
-vm_create 1 client -- --stack networkd --ping "$SIP" || die "client VM"
-PINNED_MAC=$(rl_mac)
-vm_create 1 pinned --mac "$PINNED_MAC" -- --stack networkd --ping "$SIP" ||
-	die "pinned VM"
-say "client: MAC taken from its pod (changes with every pod); pinned: MAC $PINNED_MAC fixed in the VM spec" \
-	"(KubeVirt keeps a VM's MAC across migrations since 1.x), applied to the pod by the tuning plugin."
-for v in client pinned; do
+KS=$(pod_kubelet_sock "$(vm_pod server)")
+say "server's launcher socket on the node: ${#KS} bytes (a UNIX socket path holds at most 107)."
+vm_create 1 client --profile kubevirt-1.9 -- --stack networkd --ping "$SIP" || die "client VM"
+vm_create 1 legacy --profile kubevirt-1.8 -- --stack networkd --ping "$SIP" || die "legacy VM"
+say "client: profile kubevirt-1.9 — no MAC in the VM spec; the VM keeps the MAC it booted with, and since" \
+	"KubeVirt 1.9 a migration target's DHCP server serves that MAC (the common case)." \
+	"legacy: profile kubevirt-1.8 — the target's DHCP server serves the *new pod's* MAC (KubeVirt ≤ 1.8)."
+for v in client legacy; do
 	vm_wait_log "$v" 0 ' ping-ok ' 60 >/dev/null || die "$v cannot ping the server"
 	say "$v: $(vm_log_since "$v" 0 | grep ' lease ' | tail -1 | cut -d' ' -f3-) → pinging $SIP: ok"
 done
 say "" "What relink recorded for client's pod (node 1 state store):"
 jq -c '{pod: .pod.name, ifname, ifindex, mac, ips, routes}' "$(pod_record "$(vm_pod client)" podnet eth0)" | show
 
-step "Migrate client to node 2: its new pod has a new IP and a new MAC"
+step "Migrate client (kubevirt-1.9) to node 2: new pod, new IP; the target serves the MAC the VM has"
 migrate_and_watch client
-O1=$OUTAGE_RESUMED
+O1=$OUTAGE_RESUMED D1=$DECISION
 
-step "Migrate pinned to node 2: same MAC, new IP"
-migrate_and_watch pinned
-O2=$OUTAGE_RESUMED
+step "Migrate legacy (kubevirt-1.8) to node 2: new pod, new IP; the target serves the new pod's MAC"
+migrate_and_watch legacy
+O2=$OUTAGE_RESUMED D2=$DECISION
 
 step "Summary"
-printf '    %-8s %-18s %-10s %s\n' VM path decision "RESUMED_MIGRATED → first ping reply"
-printf '    %-8s %-18s %-10s %s ms\n' client "MAC changed" reattach "$O1" pinned "MAC unchanged" flap "$O2"
+printf '    %-8s %-14s %-28s %-10s %s\n' VM profile "served MAC on the target" decision "RESUMED_MIGRATED → first ping reply"
+printf '    %-8s %-14s %-28s %-10s %s ms\n' client kubevirt-1.9 "the VM's own (kept)" "$D1" "$O1" \
+	legacy kubevirt-1.8 "the new pod's (re-plugged)" "$D2" "$O2"
 say "" "Without relinkd both guests would keep their node-1 address and never reach the server again" \
 	"(tests/e2e/t-negative.sh proves it). Cleaning up: VMs, libvirtds, dnsmasqs, relinkds, CNI DEL, netns."
 exit 0

@@ -6,18 +6,20 @@
 #   cluster_up                    # node_create 1; node_create 2; node_link 1 2
 #   relinkd_start 1; relinkd_start 2
 #   vm_create 1 server --net1 -- --stack networkd       # = pod_create + launcher_setup + libvirtd_start + vm_start
-#   vm_create 1 client --mac 02:… -- --stack nm --ping "$(pod_ip "$(vm_pod server)" eth0)"
+#   vm_create 1 client --profile kubevirt-1.9 -- --stack nm --ping "$(pod_ip "$(vm_pod server)" eth0)"
 #   m=$(vm_log_mark client); migrate client 2; vm_wait_log client "$m" ' ping-ok ' 20
 #
 # Functions (each documented where defined):
 #   cluster   cluster_init cluster_check cluster_up node_create node_link cluster_cleanup
-#   pods      pod_create pod_delete cni pod_addr pod_ip pod_mac pod_cid pod_record pod_get
+#   pods      pod_create pod_delete cni pod_addr pod_ip pod_mac pod_cid pod_record pod_get pod_ifname pod_uid
+#             kv_ifname
 #   launcher  launcher_setup (launcher_nic) libvirtd_start libvirtd_stop libvirtd_restart pod_virsh pod_uri
-#             events_start pod_event_us
-#   VMs       vm_create vm_start vm_destroy vm_pod vm_domain vm_spec vm_log_mark vm_log_since vm_wait_log
-#             vm_lease_ip vm_console_us
+#             pod_sock pod_kubelet_sock pod_emptydir pod_qemu_own pod_qemu_pidfiles events_start pod_event_us
+#   VMs       vm_create vm_start vm_destroy vm_pod vm_domain vm_spec vm_profile vm_log_mark vm_log_since
+#             vm_wait_log vm_lease_ip vm_console_us vm_nic_macs
 #   migration migrate = migrate_prepare (target pod, bridge binding, libvirtd) + migrate_run (virsh migrate
-#             --live over UNIX sockets, CNI DEL of the source pod); sets MIG_POD MIG_MS MIG_RESUMED_US
+#             --live over UNIX sockets, CNI DEL of the source pod, then the hook rl_post_migrate if defined);
+#             sets MIG_POD MIG_SRC MIG_MS MIG_RESUMED_US
 #   relinkd   relinkd_start relinkd_stop relinkd_wait relinkd_mark relinkd_log
 #   helpers   rl_wait (bounded poll) rl_ms rl_mac rl_kill/rl_stop (only PIDs of this run) rl_say
 #
@@ -30,28 +32,55 @@
 #   │ up0 10.243.0.1/30 ═════════ veth ═══════════════════ up0 10.243.0.2/30                       │
 #   │   10.244.2.0/24 via 10.243.0.2          │  routed  │   10.244.1.0/24 via 10.243.0.1          │
 #   │ br1 (net1 L2, no IP) ─ l2 ═══ veth ═════════════════ l2 ─ br1                               │
-#   │ relinkd --state-dir $RUN/n1/state       │          │ relinkd --state-dir $RUN/n2/state       │
+#   │ relinkd --kubevirt --kubelet-root $RUN/n1/kubelet   │ relinkd … $RUN/n2/kubelet               │
 #   └──────┬──────────────┬───────────────────┘          └─────────────────────────────────────────┘
-#          │ veth (eth0)  │ veth (net1, optional)
-#   ┌──────┴──────────────┴──── launcher pod: netns rl3f2ap1, "virt-launcher-<vmi>-<5 chars>" ──────┐
-#   │ eth0-nic ─ k6t-eth0 (169.254.75.10/32, dnsmasq: pod IP, router, routes, MTU → VM MAC) ─ tap0 ┐│
-#   │ net1-nic ─ k6t-net1 (169.254.75.11/32, dnsmasq)                                       ─ tap1 ┤│
-#   │ libvirtd  ($RUN/pods/<pod>/run/libvirt-sock, own host UUID)   QEMU "default_<vmi>" ──────────┘│
-#   └────────────────────────────────────────────────────────────────────────────────────────────────┘
+#          │ veth (eth0)  │ veth (pod6c270ef2f25, the multus network "net1", optional)
+#   ┌──────┴──────────────┴──── launcher pod: netns rl3f2ap1, "virt-launcher-<vmi>-<5 chars>" ──────────┐
+#   │ eth0-nic ─ k6t-eth0 (169.254.75.10/32, dnsmasq: pod IP, router, routes, MTU → served MAC) ─ tap0    │
+#   │ 6c270ef2f25-nic ─ k6t-6c270ef2f25 (169.254.75.11/32, dnsmasq)                ─ tap6c270ef2f25       │
+#   │ libvirtd (session mode, user libvirt-qemu: KubeVirt's non-root virtqemud)  QEMU "default_<vmi>"     │
+#   └──────────────────────────────────────────────────────────────────────────────────────────────────────┘
 #
 #  Pod subnets differ per node (10.244.1.0/24, 10.244.2.0/24): a VM that keeps node 1's address on
 #  node 2 ARPs for 10.244.1.x on node 2's bridge and gets no answer — the failure is real.
 #  net1 (10.245.0.0/24, static IPAM fed by the harness, like a cluster-wide IPAM) is one L2 across nodes.
 #
+#  Launcher (RL_LAUNCHER, default "session" = KubeVirt's default non-root launcher):
+#    session  libvirtd as user libvirt-qemu, session mode (Debian 12 has no virtqemud; KubeVirt runs
+#             virtqemud with XDG_RUNTIME_DIR=/var/run), started in the pod netns by `ip netns exec` (a private
+#             mount namespace) where the pod's emptyDir "libvirt-runtime" is bind-mounted on /run/libvirt,
+#             exactly where the compute container has it. The emptyDir itself is a plain directory at the
+#             kubelet path on the "host":
+#               $RUN/n<N>/kubelet/pods/<pod-uid>/volumes/kubernetes.io~empty-dir/libvirt-runtime/
+#                 libvirt-sock    the daemon's socket (XDG_RUNTIME_DIR/libvirt/libvirt-sock)
+#                 virtqemud-sock  hard link to it: the name KubeVirt's launcher socket has
+#             so the host path of the socket is > 108 bytes (connect() on it fails with ENAMETOOLONG, as on a
+#             real node); the harness itself uses the short symlink $RUN/pods/<pod>/rt → that directory
+#             (pod_sock) and qemu+unix:///session?socket=… (pod_uri). Nothing is mounted in the host mount
+#             namespace (the mount lives and dies with the launcher's private namespace).
+#             QEMU runs as libvirt-qemu: taps are created with `user <uid>`, console logs and the migration
+#             stream directory belong to that user.
+#    root     system-mode libvirtd as root (KubeVirt's root launcher, qemu:///system), same emptyDir layout,
+#             per-pod /etc/libvirt, /var/lib/libvirt, /var/log/libvirt bind-mounted in its mount namespace.
+#
+#  DHCP profile (RL_PROFILE or vm_create --profile; default kubevirt-1.8): which MAC the target launcher's
+#  DHCP server serves (see launcher_nic):
+#    kubevirt-1.8  the new pod's MAC (the VM has no MAC in its spec) → the VM must be re-plugged with it
+#    kubevirt-1.9  the MAC the VM already has (VMI status) → keep the MAC
+#    spec-mac      a fixed MAC from the VM spec (KubeMacPool-style; pods get random MACs) → keep the MAC
+#  A VM created with --mac / --spec-mac / --net1-mac has a spec MAC in every profile (KubeVirt serves it).
+#
 #  Layout under $RUN (/run/relink-e2e/<id>):
-#    n<N>/net.d/*.conflist  n<N>/state (relink stateDir)  n<N>/ipam  n<N>/relinkd.log
-#    pods/<pod>/{node,netns,vmi,cniargs,nets,nic-<if>.env,dnsmasq-<if>.*,lv/,run/libvirt-sock,libvirtd.log,events.log}
-#    vms/<vmi>/{pod,spec,domain.xml,console.log,console.ts}   mig/  pids
+#    n<N>/net.d/*.conflist  n<N>/state (relink stateDir)  n<N>/ipam  n<N>/relinkd.log  n<N>/kubelet/pods/<uid>/…
+#    pods/<pod>/{node,netns,vmi,uid,launcher,cniargs,nets,nic-<if>.env,dnsmasq-<if>.*,rt → emptyDir,lv/,
+#                libvirtd.log,events.log}   x/<pod netns>/{config,cache,home} (a session daemon's XDG dirs)
+#    vms/<vmi>/{pod,spec,profile,launcher,specmac-<if>,domain.xml,console.log,console.ts}   mig/  pids
 #
 #  Knobs (environment): RL_GUEST_DIR (vmlinuz + initrd.img, default $RL_ROOT/.cache/guest),
 #  RL_RUN_BASE (default /run/relink-e2e), RL_KEEP=1 (keep $RUN after cleanup), RL_QUIET=1,
 #  RL_SAY_PREFIX (prefix of progress lines on stderr, default "cluster: "),
-#  RL_RELINK=0 (chain without bin/relink: harness bring-up only).
+#  RL_RELINK=0 (chain without bin/relink: harness bring-up only), RL_LAUNCHER, RL_PROFILE (above),
+#  RL_CAPS_CACHE (QEMU capabilities shared by the launchers' daemons, default /var/cache/relink-e2e).
 #
 #  Functions print diagnostics on stderr and return non-zero on failure; nothing sleeps except inside
 #  bounded poll loops (rl_wait).
@@ -64,6 +93,10 @@ RL_CNI_PATH=${RL_CNI_PATH:-$RL_ROOT/bin:/usr/lib/cni}
 RL_RELINKD=${RL_RELINKD:-$RL_ROOT/bin/relinkd}
 RL_RELINK=${RL_RELINK:-1}
 RL_NS=default                     # Kubernetes namespace of every VMI
+RL_LAUNCHER=${RL_LAUNCHER:-session}
+RL_PROFILE=${RL_PROFILE:-kubevirt-1.8}
+RL_CAPS_CACHE=${RL_CAPS_CACHE:-/var/cache/relink-e2e}
+RL_QEMU_USER=libvirt-qemu         # KubeVirt's launchers run as uid 107 "qemu"; Debian's QEMU user here
 
 # ---------------------------------------------------------------- small helpers
 
@@ -145,6 +178,12 @@ cluster_init() {
 	RL_ID=$id
 	RUN=$RL_RUN_BASE/$RL_ID
 	mkdir -p "$RUN/pods" "$RUN/vms" "$RUN/mig"
+	# Session launchers: the target QEMU (the QEMU user) creates the migration stream's socket here.
+	rl_host_prepare
+	chown "$RL_QEMU_USER:" "$RUN/mig"
+	# The host's /dev/net/tun may be 0600 (it is here); KubeVirt's device plugin gives each launcher a usable
+	# one. A session launcher gets this node (same device, 0666) bind-mounted on /dev/net/tun.
+	mknod -m 0666 "$RUN/tun" c 10 200
 	: >"$RUN/pids"
 	echo 10 >"$RUN/net1.next"
 	RL_CLEANED=0
@@ -180,7 +219,7 @@ node_create() {
 	local n=$1 ns dir relink=""
 	ns=$(node_ns "$n")
 	dir=$RUN/n$n
-	mkdir -p "$dir/net.d" "$dir/state" "$dir/ipam"
+	mkdir -p "$dir/net.d" "$dir/state" "$dir/ipam" "$dir/kubelet/pods"
 	ip netns add "$ns" || return 1
 	stat -L -c %i "/run/netns/$ns" >>"$RUN/netns.inodes"
 	ip -n "$ns" link set lo up
@@ -247,6 +286,16 @@ pod_get() { cat "$RUN/pods/$1/$2" 2>/dev/null; }   # pod_get POD KEY
 vm_get() { cat "$RUN/vms/$1/$2" 2>/dev/null; }     # vm_get VMI KEY
 vm_pod() { vm_get "$1" pod; }
 vm_domain() { echo "${RL_NS}_$1"; }
+vm_profile() { local p; p=$(vm_get "$1" profile); echo "${p:-$RL_PROFILE}"; }
+
+# kv_ifname NETWORK — the pod interface KubeVirt gives a secondary (multus) network: "pod" + the first 11
+# hex digits of sha256(network name) (pkg/network/namescheme/networknamescheme.go,
+# GenerateHashedInterfaceName; 11 = IFNAMSIZ 15 - len("-nic")). The primary network is eth0.
+kv_ifname() { printf 'pod%s\n' "$(printf '%s' "$1" | sha256sum | cut -c1-11)"; }
+# pod_ifname POD NAME — the pod interface for NAME, which is either a pod interface ("eth0") or a network
+# name from the pod's nets ("net1" → pod6c270ef2f25).
+pod_ifname() { awk -v n="$2" '$1 == n || $2 == n { print $2; exit }' "$(pod_dir "$1")/nets" 2>/dev/null; }
+pod_uid() { pod_get "$1" uid; }
 
 # cni POD VERB NET IFNAME [CAP_ARGS] — cnitool in the pod's node netns, as multus/kubelet would.
 cni() {
@@ -263,7 +312,7 @@ cni() {
 #   spec: --mac pins the eth0 MAC (tuning), --net1 adds the secondary network; --net1-ip keeps that
 #   address (otherwise a fresh one per pod, like a cluster-wide IPAM); --net1-mac pins net1's MAC.
 pod_create() {
-	local node=$1 vmi=$2 mac="" net1=0 net1_ip="" net1_mac="" pod d pns n cid
+	local node=$1 vmi=$2 mac="" net1=0 net1_ip="" net1_mac="" pod d pns n cid uid net1_if
 	shift 2
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -288,7 +337,14 @@ pod_create() {
 	echo "$pns" >"$d/netns"
 	echo "$vmi" >"$d/vmi"
 	cid=$(rl_rand 64 0-9a-f)
-	echo "IgnoreUnknown=true;K8S_POD_NAMESPACE=$RL_NS;K8S_POD_NAME=$pod;K8S_POD_INFRA_CONTAINER_ID=$cid;K8S_POD_UID=$(rl_uuid)" >"$d/cniargs"
+	uid=$(rl_uuid)
+	echo "$uid" >"$d/uid"
+	case $RL_LAUNCHER in
+	session | root) echo "$RL_LAUNCHER" >"$d/launcher" ;;
+	*) rl_err "RL_LAUNCHER must be session or root, not '$RL_LAUNCHER'"; return 1 ;;
+	esac
+	pod_emptydir_create "$pod"
+	echo "IgnoreUnknown=true;K8S_POD_NAMESPACE=$RL_NS;K8S_POD_NAME=$pod;K8S_POD_INFRA_CONTAINER_ID=$cid;K8S_POD_UID=$uid" >"$d/cniargs"
 	: >"$d/nets"
 	if ! cni "$pod" add podnet eth0 ${mac:+"{\"mac\":\"$mac\"}"} >"$d/cni-eth0.json" 2>"$d/cni-eth0.err"; then
 		rl_err "CNI ADD podnet/eth0 for $pod failed: $(cat "$d/cni-eth0.json" "$d/cni-eth0.err")"
@@ -301,12 +357,13 @@ pod_create() {
 			echo $((n + 1)) >"$RUN/net1.next"
 			net1_ip=10.245.0.$n
 		fi
-		if ! cni "$pod" add net1 net1 "{\"ips\":[\"$net1_ip/24\"]${net1_mac:+,\"mac\":\"$net1_mac\"}}" \
-			>"$d/cni-net1.json" 2>"$d/cni-net1.err"; then
-			rl_err "CNI ADD net1/net1 for $pod failed: $(cat "$d/cni-net1.json" "$d/cni-net1.err")"
+		net1_if=$(kv_ifname net1)
+		if ! cni "$pod" add net1 "$net1_if" "{\"ips\":[\"$net1_ip/24\"]${net1_mac:+,\"mac\":\"$net1_mac\"}}" \
+			>"$d/cni-$net1_if.json" 2>"$d/cni-$net1_if.err"; then
+			rl_err "CNI ADD net1/$net1_if for $pod failed: $(cat "$d/cni-$net1_if.json" "$d/cni-$net1_if.err")"
 			return 1
 		fi
-		echo "net1 net1" >>"$d/nets"
+		echo "net1 $net1_if" >>"$d/nets"
 	fi
 	rl_say "pod $pod (netns $pns) on node $node: eth0 $(pod_addr "$pod" eth0)${net1_ip:+, net1 $net1_ip}"
 	echo "$pod"
@@ -315,41 +372,87 @@ pod_create() {
 # pod_cid POD — cnitool's container ID: "cnitool-" + 20 hex of sha512(netns path).
 pod_cid() { printf 'cnitool-%s\n' "$(printf '%s' "/run/netns/$(pod_get "$1" netns)" | sha512sum | cut -c1-20)"; }
 # pod_record POD NET IFNAME — path of relink's record for that attachment (node's state dir).
-pod_record() { echo "$RUN/n$(pod_get "$1" node)/state/$2/$(pod_cid "$1")@$3.json"; }
+pod_record() { echo "$RUN/n$(pod_get "$1" node)/state/$2/$(pod_cid "$1")@$(pod_ifname "$1" "$3").json"; }
 
-# pod_addr POD IFACE — the IPv4 CIDR CNI gave IFACE (from the ADD result).
+# pod_addr POD IFACE — the IPv4 CIDR CNI gave IFACE (from the ADD result). IFACE: see pod_ifname.
 pod_addr() {
-	jq -r --arg i "$2" '. as $r | [range(0; $r.interfaces | length) | select($r.interfaces[.].name == $i
+	local i
+	i=$(pod_ifname "$1" "$2")
+	jq -r --arg i "$i" '. as $r | [range(0; $r.interfaces | length) | select($r.interfaces[.].name == $i
 		and ($r.interfaces[.].sandbox // "") != "")] as $idx | [$r.ips[] | select(.interface == $idx[0])][0].address // empty' \
-		"$(pod_dir "$1")/cni-$2.json"
+		"$(pod_dir "$1")/cni-$i.json"
 }
 pod_ip() { local a; a=$(pod_addr "$1" "$2"); echo "${a%/*}"; }
-# pod_mac POD IFACE — the MAC CNI gave the pod interface (what the VM should carry).
+# pod_mac POD IFACE — the MAC CNI gave the pod interface (the pod's MAC; whether the VM carries it or is
+# served it depends on the profile, see launcher_nic).
 pod_mac() {
-	jq -r --arg i "$2" '[.interfaces[] | select(.name == $i and (.sandbox // "") != "")][0].mac // empty' \
-		"$(pod_dir "$1")/cni-$2.json"
+	local i
+	i=$(pod_ifname "$1" "$2")
+	jq -r --arg i "$i" '[.interfaces[] | select(.name == $i and (.sandbox // "") != "")][0].mac // empty' \
+		"$(pod_dir "$1")/cni-$i.json"
 }
 
 # ---------------------------------------------------------------- launcher (KubeVirt bridge binding)
 
-# launcher_setup POD — per NIC: bridge k6t-<if>, <if> renamed <if>-nic (random MAC) and enslaved,
-# tap<i> enslaved, pod IP removed and served to the VM's MAC by dnsmasq on the bridge.
+# launcher_names IFNAME — KubeVirt's in-pod names for the bridge binding of pod interface IFNAME, printed as
+# "BRIDGE NIC TAP" (pkg/network/link/names.go: GenerateBridgeName = "k6t-" + the name without its "pod"
+# prefix; GenerateNewBridgedVmiInterfaceName = the name without "pod" + "-nic"; GenerateTapDeviceName =
+# "tap0" for the primary network, "tap" + name[3:] for a secondary one). For pod6c270ef2f25:
+# k6t-6c270ef2f25, 6c270ef2f25-nic (15 bytes: IFNAMSIZ - 1), tap6c270ef2f25.
+launcher_names() {
+	case $1 in
+	pod*) echo "k6t-${1#pod} ${1#pod}-nic tap${1#pod}" ;;
+	*) echo "k6t-$1 $1-nic tap0" ;;
+	esac
+}
+
+# launcher_setup POD — per NIC: bridge, pod interface renamed (random MAC) and enslaved, tap enslaved (owned
+# by the QEMU user in a session launcher), pod IP removed and served by dnsmasq on the bridge.
 launcher_setup() {
-	local pod=$1 d pns idx=0 net ifname
+	local pod=$1 d idx=0 net ifname
 	d=$(pod_dir "$pod")
-	pns=$(pod_get "$pod" netns)
 	while read -r net ifname; do
 		launcher_nic "$pod" "$ifname" "$idx" || return 1
 		idx=$((idx + 1))
 	done <"$d/nets"
 }
 
+# vm_nic_mac VMI IFNAME — the MAC the VM's NIC on IFNAME's tap has in its live domain now (empty when the
+# VM does not run yet).
+vm_nic_mac() {
+	local pod tap
+	pod=$(vm_pod "$1")
+	[ -n "$pod" ] && [ ! -e "$(pod_dir "$pod")/deleted" ] || return 0
+	read -r _ _ tap < <(launcher_names "$2")
+	pod_virsh "$pod" domiflist "$(vm_domain "$1")" 2>/dev/null | awk -v t="$tap" '$1 == t { print $5 }'
+}
+
+# launcher_served_mac POD IFNAME PODMAC — the MAC the launcher's DHCP server answers. KubeVirt
+# (pkg/network/setup/netpod/discoverbridge.go, resolveMacAddress): the VM spec's MAC if set; otherwise up to
+# v1.8 the pod interface's own MAC (a migration target serves the *new* pod's MAC), from v1.9 the MAC in
+# the VMI status, i.e. the one the VM already has.
+launcher_served_mac() {
+	local pod=$1 ifname=$2 podmac=$3 vmi cur
+	vmi=$(pod_get "$pod" vmi)
+	if [ -s "$RUN/vms/$vmi/specmac-$ifname" ]; then
+		cat "$RUN/vms/$vmi/specmac-$ifname"
+		return
+	fi
+	if [ "$(vm_profile "$vmi")" = kubevirt-1.9 ]; then
+		cur=$(vm_nic_mac "$vmi" "$ifname")
+		[ -n "$cur" ] && { echo "$cur"; return; }
+	fi
+	echo "$podmac"
+}
+
 launcher_nic() {
-	local pod=$1 ifname=$2 idx=$3 d pns mac mtu cidr ip prefix gw routes br nic tap ll net conf opt
+	local pod=$1 ifname=$2 idx=$3 d pns podmac mac mtu cidr ip prefix gw routes br nic tap ll net conf opt tapown=()
 	d=$(pod_dir "$pod")
 	pns=$(pod_get "$pod" netns)
-	br=k6t-$ifname nic=$ifname-nic tap=tap$idx ll=169.254.75.1$idx
-	mac=$(ip -n "$pns" -j link show dev "$ifname" | jq -r '.[0].address')
+	read -r br nic tap < <(launcher_names "$ifname")
+	ll=169.254.75.1$idx     # KubeVirt: 169.254.75.1<iface index>/32 on the bridge (netpod.go bridgeBindingSpec)
+	podmac=$(ip -n "$pns" -j link show dev "$ifname" | jq -r '.[0].address')
+	mac=$(launcher_served_mac "$pod" "$ifname" "$podmac")
 	mtu=$(ip -n "$pns" -j link show dev "$ifname" | jq -r '.[0].mtu')
 	cidr=$(ip -n "$pns" -j -4 addr show dev "$ifname" | jq -r '.[0].addr_info[0] | "\(.local)/\(.prefixlen)"')
 	gw=$(ip -n "$pns" -j -4 route show default dev "$ifname" | jq -r '.[0].gateway // empty')
@@ -359,9 +462,11 @@ launcher_nic() {
 		| sort_by(.[0] == "0.0.0.0/0") | map(join(",")) | join(",")')
 	ip=${cidr%/*} prefix=${cidr#*/}
 	net=$(ip_network "$ip" "$prefix")
+	[ "$(pod_get "$pod" launcher)" = session ] && tapown=(user "$RL_QEMU_USER" group "$RL_QEMU_USER")
 	cat >"$d/nic-$ifname.env" <<EOF
 IFNAME=$ifname
 MAC=$mac
+PODMAC=$podmac
 MTU=$mtu
 IP=$ip
 PREFIX=$prefix
@@ -376,7 +481,7 @@ EOF
 			ip -n "$pns" link set "$nic" address "$(rl_mac)" &&
 			ip -n "$pns" link add "$br" mtu "$mtu" type bridge &&
 			ip -n "$pns" link set "$nic" master "$br" &&
-			ip -n "$pns" tuntap add dev "$tap" mode tap &&
+			ip -n "$pns" tuntap add dev "$tap" mode tap "${tapown[@]}" &&
 			ip -n "$pns" link set "$tap" mtu "$mtu" master "$br" &&
 			ip -n "$pns" addr add "$ll/32" dev "$br" &&
 			ip -n "$pns" link set "$br" up &&
@@ -390,18 +495,27 @@ EOF
 	opt=${opt:-dhcp-option=3}   # no gateway: send no router option at all (not dnsmasq's own address)
 	[ -z "$routes" ] || opt+=$'\n'"dhcp-option=option:classless-static-route,$routes"
 	conf=$d/dnsmasq-$ifname.conf
+	# KubeVirt's server (pkg/network/dhcp/server/server.go) answers only its client's chaddr, ACKs every
+	# REQUEST from it with the configured address (whatever address was asked for), never NAKs, leases
+	# 999 days. dnsmasq, measured here (2.90): with dhcp-authoritative it NAKs a REQUEST for another address
+	# ("wrong network"/"address not available"); without it, a fresh server silently ignores every
+	# INIT-REBOOT REQUEST (even for the right address: it has no lease for the client yet), answers DISCOVER
+	# with an OFFER of the configured address and then ACKs the REQUEST that follows; once it has leased
+	# to the MAC it NAKs a REQUEST for another address ("wrong address"). So: no dhcp-authoritative (a
+	# migration target's server is fresh: a stale REQUEST is dropped, never NAKed; the client falls back to
+	# DISCOVER), a known-MAC filter, the 999-day lease. What differs from KubeVirt: an INIT-REBOOT REQUEST
+	# is dropped instead of ACKed with the pod's address, and after a lease a wrong REQUEST is NAKed.
 	cat >"$conf" <<EOF
-# $RL_ID $pod $ifname: KubeVirt bridge-binding DHCP: answers only the VM's MAC with the pod's address,
-# router, classless routes and MTU, infinite lease. (dhcp-authoritative: a wrong requested address is NAKed.)
+# $RL_ID $pod $ifname: KubeVirt bridge-binding DHCP, profile $(vm_profile "$(pod_get "$pod" vmi)"):
+# serves $mac (the pod's own MAC is $podmac) the pod's address, router, classless routes and MTU.
 port=0
 interface=$br
 bind-interfaces
 except-interface=lo
-dhcp-authoritative
-dhcp-range=$net,static,$(prefix2mask "$prefix"),infinite
+dhcp-range=$net,static,$(prefix2mask "$prefix"),999d
 shared-network=$br,$net
-dhcp-host=$mac,$ip,infinite
-# Other pods' broadcasts cross the node bridge: ignore every MAC but the VM's (never NAK them).
+dhcp-host=$mac,$ip,999d
+# Single client: ignore every other MAC (never NAK them; other pods' broadcasts cross the node bridge).
 dhcp-ignore=tag:!known
 $opt
 dhcp-option=option:mtu,$mtu
@@ -423,32 +537,111 @@ EOF
 
 # ---------------------------------------------------------------- libvirtd per pod
 
-pod_uri() { echo "qemu+unix:///system?socket=$(pod_dir "$1")/run/libvirt-sock"; }
+# pod_emptydir POD — the pod's emptyDir "libvirt-runtime" where the kubelet keeps it (the compute container
+# mounts it on /var/run/libvirt; pkg/virt-controller/services/rendervolumes.go).
+pod_emptydir() {
+	echo "$RUN/n$(pod_get "$1" node)/kubelet/pods/$(pod_uid "$1")/volumes/kubernetes.io~empty-dir/libvirt-runtime"
+}
+pod_kubelet_sock() { echo "$(pod_emptydir "$1")/virtqemud-sock"; }   # the host path (> 108 bytes)
+pod_sock() { echo "$(pod_dir "$1")/rt/virtqemud-sock"; }             # the same socket, short path
+# pod_uri POD — session launchers accept only .../session (a session daemon rejects /system); root: /system.
+pod_uri() {
+	if [ "$(pod_get "$1" launcher)" = root ]; then
+		echo "qemu+unix:///system?socket=$(pod_sock "$1")"
+	else
+		echo "qemu+unix:///session?socket=$(pod_sock "$1")"
+	fi
+}
 pod_virsh() { local p=$1; shift; virsh -q -c "$(pod_uri "$p")" "$@"; }
+# pod_qemu_pidfiles POD — QEMU pid files of the pod's daemon (session: qemu/run/, system: qemu/).
+pod_qemu_pidfiles() {
+	local f
+	for f in "$(pod_dir "$1")"/rt/qemu/run/*.pid "$(pod_dir "$1")"/rt/qemu/*.pid; do
+		[ -e "$f" ] && echo "$f"
+	done
+}
+
+# pod_qemu_own POD FILE... — give files QEMU opens (console log, disk images) to the QEMU user when POD's
+# launcher is a session one (QEMU and its libvirtd run as $RL_QEMU_USER there); nothing for a root one.
+pod_qemu_own() {
+	local pod=$1
+	shift
+	[ "$(pod_get "$pod" launcher)" = session ] || return 0
+	chown "$RL_QEMU_USER:" "$@"
+}
 
 rl_host_prepare() {
 	local d
-	for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
+	for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt "$RL_CAPS_CACHE"; do
 		[ -d "$d" ] || mkdir -p "$d"
 	done
-	# libvirt's QEMU driver wants this user even with user = "root".
-	id libvirt-qemu >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin libvirt-qemu
+	# libvirt's QEMU driver wants this user even with user = "root"; session launchers run as it.
+	id "$RL_QEMU_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$RL_QEMU_USER"
 }
 
-# libvirtd_start POD — one system-mode libvirtd inside the pod netns with per-pod dirs bind-mounted
-# over /etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt (private mount ns of ip netns exec).
+# pod_emptydir_create POD — the kubelet side of a launcher pod: its emptyDir (owned by the QEMU user for a
+# session launcher, like KubeVirt's fsGroup) and the short symlink rt → emptyDir.
+pod_emptydir_create() {
+	local pod=$1 ed
+	ed=$(pod_emptydir "$pod")
+	mkdir -p "$ed"
+	[ "$(pod_get "$pod" launcher)" = session ] && chown "$RL_QEMU_USER:" "$ed"
+	ln -sfn "$ed" "$(pod_dir "$pod")/rt"
+}
+
+# libvirtd_start POD — the launcher's libvirt daemon, in the pod netns (ip netns exec: private mount
+# namespace) with the emptyDir mounted on /run/libvirt.
+#   session: libvirtd as $RL_QEMU_USER with XDG_RUNTIME_DIR=/var/run (as KubeVirt's virtqemud), config in
+#            XDG_CONFIG_HOME/libvirt/{libvirtd,qemu}.conf (a session daemon reads its host_uuid from there:
+#            checked with `virsh capabilities`), cache in XDG_CACHE_HOME seeded from $RL_CAPS_CACHE (saves
+#            the 2.5–4.7 s QEMU capabilities probe per daemon).
+#   root:    system-mode libvirtd with per-pod /etc/libvirt, /var/lib/libvirt, /var/log/libvirt.
+# Both: the socket gets its KubeVirt name virtqemud-sock as a hard link (renewed on every start: a
+# restarted daemon binds a new inode).
 libvirtd_start() {
-	local pod=$1 d lv pns uuid
+	local pod=$1 d lv x ed pns uuid caps
 	d=$(pod_dir "$pod")
-	lv=$d/lv
+	ed=$(pod_emptydir "$pod")
 	pns=$(pod_get "$pod" netns)
 	rl_host_prepare
-	mkdir -p "$lv/etc" "$lv/run" "$lv/lib" "$lv/log" "$d/run"
-	if [ ! -e "$lv/etc/libvirtd.conf" ]; then
-		uuid=$(rl_uuid)
+	rm -f "$ed/virtqemud-sock" "$ed/libvirt-sock"
+	uuid=$(cat "$d/host_uuid" 2>/dev/null) || { uuid=$(rl_uuid); echo "$uuid" >"$d/host_uuid"; }
+	if [ "$(pod_get "$pod" launcher)" = session ]; then
+		# Short: the session daemon puts QEMU's monitor socket under XDG_CONFIG_HOME/libvirt/qemu/lib/.
+		x=$RUN/x/$pns
+		echo "$x" >"$d/xdg"
+		caps=$x/cache/libvirt/qemu/cache/capabilities
+		mkdir -p "$x/config/libvirt" "$caps" "$x/home"
+		cat >"$x/config/libvirt/libvirtd.conf" <<EOF
+# $RL_ID $pod (session daemon)
+host_uuid = "$uuid"
+log_outputs = "3:stderr"
+EOF
+		# From the system launcher's qemu.conf: stdio_handler = "file" (QEMU writes its log itself; no
+		# virtlogd is spawned) and no security driver. user/group, dynamic_ownership and remember_owner
+		# are system-mode settings (a session QEMU runs as the daemon's user); an unprivileged daemon sets
+		# up no cgroups and no mount namespace anyway, the two empty lists only say so.
+		cat >"$x/config/libvirt/qemu.conf" <<EOF
+stdio_handler = "file"
+security_driver = "none"
+cgroup_controllers = [ ]
+namespaces = [ ]
+EOF
+		cp -p "$RL_CAPS_CACHE"/*.xml "$caps"/ 2>/dev/null
+		chown -R "$RL_QEMU_USER:" "$x"
+		setsid ip netns exec "$pns" sh -c '
+			mount --bind "$1" /run/libvirt &&
+			mount --bind "$4" /dev/net/tun &&
+			exec setpriv --reuid="$2" --regid="$2" --clear-groups env -i HOME="$3/home" \
+				XDG_RUNTIME_DIR=/var/run XDG_CONFIG_HOME="$3/config" XDG_CACHE_HOME="$3/cache" \
+				PATH=/usr/sbin:/usr/bin libvirtd' sh "$ed" "$RL_QEMU_USER" "$x" "$RUN/tun" \
+			</dev/null >>"$d/libvirtd.log" 2>&1 &
+	else
+		lv=$d/lv
+		mkdir -p "$lv/etc" "$lv/lib" "$lv/log"
 		cat >"$lv/etc/libvirtd.conf" <<EOF
-# $RL_ID $pod
-unix_sock_dir = "$d/run"
+# $RL_ID $pod (system daemon)
+unix_sock_dir = "/run/libvirt"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
 host_uuid = "$uuid"
@@ -464,20 +657,26 @@ security_driver = "none"
 cgroup_controllers = [ ]
 namespaces = [ ]
 EOF
+		setsid ip netns exec "$pns" sh -c '
+			mount --bind "$1/etc" /etc/libvirt &&
+			mount --bind "$2" /run/libvirt &&
+			mount --bind "$1/lib" /var/lib/libvirt &&
+			mount --bind "$1/log" /var/log/libvirt &&
+			exec libvirtd -f /etc/libvirt/libvirtd.conf -p "$3"' sh "$lv" "$ed" "$d/libvirtd.pid" \
+			</dev/null >>"$d/libvirtd.log" 2>&1 &
 	fi
-	setsid ip netns exec "$pns" sh -c '
-		mount --bind "$1/etc" /etc/libvirt &&
-		mount --bind "$1/run" /run/libvirt &&
-		mount --bind "$1/lib" /var/lib/libvirt &&
-		mount --bind "$1/log" /var/log/libvirt &&
-		exec libvirtd -f /etc/libvirt/libvirtd.conf -p "$2"' sh "$lv" "$d/libvirtd.pid" \
-		</dev/null >>"$d/libvirtd.log" 2>&1 &
 	echo $! >"$d/libvirtd.pidt"
 	rl_track $! "libvirtd $pod"
 	disown $!
-	if ! rl_wait 60 eval "pod_virsh $pod version >/dev/null 2>&1"; then
+	if ! rl_wait 60 eval 'virsh -q -c "$(pod_uri "$pod" | sed s/virtqemud-sock/libvirt-sock/)" version >/dev/null 2>&1'; then
 		rl_err "libvirtd for $pod did not come up: $(tail -5 "$d/libvirtd.log")"
 		return 1
+	fi
+	ln -f "$ed/libvirt-sock" "$ed/virtqemud-sock" || return 1
+	# The QEMU capabilities probe happens here (once per run when the cache was empty).
+	pod_virsh "$pod" capabilities >/dev/null || return 1
+	if [ -n "${caps:-}" ] && ! compgen -G "$RL_CAPS_CACHE/*.xml" >/dev/null; then
+		cp -p "$caps"/*.xml "$RL_CAPS_CACHE"/ 2>/dev/null
 	fi
 	events_start "$pod"
 }
@@ -574,6 +773,7 @@ $(cat "$v/nics.xml")
 EOF
 	echo "$pod" >"$v/pod"
 	: >>"$v/console.log"
+	pod_qemu_own "$pod" "$v/console.log"
 	console_ts_start "$vmi"
 	if ! pod_virsh "$pod" create "$v/domain.xml" >/dev/null; then
 		rl_err "virsh create $dom in $pod failed"
@@ -584,9 +784,10 @@ EOF
 }
 
 vm_track_qemu() {
-	local pod pid
+	local pod pid f
 	pod=$(vm_pod "$1")
-	pid=$(cat "$(pod_dir "$pod")/lv/run/qemu/$(vm_domain "$1").pid" 2>/dev/null) || return 0
+	f=$(pod_qemu_pidfiles "$pod" | grep -F "/$(vm_domain "$1").pid" | head -1)
+	pid=$(cat "$f" 2>/dev/null) || return 0
 	rl_track "$pid" "qemu $1 $pod"
 }
 
@@ -650,15 +851,49 @@ vm_destroy() {
 # vm_spec VMI — the pod_create options the VMI was created with (a migration target gets the same).
 vm_spec() { vm_get "$1" spec; }
 
-# vm_create NODE VMI [pod_create options] [-- vm_start options] — pod + launcher + libvirtd + VM.
+# vm_create NODE VMI [--profile P] [--spec-mac MAC] [pod_create options] [-- vm_start options]
+#   pod + launcher + libvirtd + VM. The VMI's spec:
+#   --profile P      kubevirt-1.8 | kubevirt-1.9 | spec-mac (default $RL_PROFILE): what the launchers' DHCP
+#                    servers serve (header, launcher_served_mac)
+#   --spec-mac MAC   eth0's MAC in the VM spec, not passed to CNI (the pods keep their random MACs)
+#   --mac MAC        eth0's MAC in the VM spec and pinned on every pod by CNI (tuning); --net1-mac likewise
+#   Profile spec-mac without a spec MAC: one is generated per network.
 vm_create() {
-	local node=$1 vmi=$2 popts=() vopts=() pod
+	local node=$1 vmi=$2 popts=() vopts=() pod profile=$RL_PROFILE v net1=0 specmac="" net1mac=""
 	shift 2
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do popts+=("$1"); shift; done
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		case $1 in
+		--profile) profile=$2; shift ;;
+		--spec-mac) specmac=$2; shift ;;
+		*)
+			case $1 in
+			--mac) specmac=$2 ;;
+			--net1-mac) net1mac=$2 ;;
+			esac
+			case $1 in --net1*) net1=1 ;; esac
+			popts+=("$1")
+			case $1 in --mac | --net1-ip | --net1-mac) popts+=("$2"); shift ;; esac
+			;;
+		esac
+		shift
+	done
 	[ $# -gt 0 ] && shift
 	vopts=("$@")
-	mkdir -p "$RUN/vms/$vmi"
-	printf '%s\n' "${popts[@]}" >"$RUN/vms/$vmi/spec"
+	case $profile in
+	kubevirt-1.8 | kubevirt-1.9 | spec-mac) ;;
+	*) rl_err "vm_create: unknown profile '$profile'"; return 1 ;;
+	esac
+	v=$RUN/vms/$vmi
+	mkdir -p "$v"
+	echo "$profile" >"$v/profile"
+	echo "$RL_LAUNCHER" >"$v/launcher"     # its migration targets get the same kind of launcher
+	if [ "$profile" = spec-mac ]; then
+		specmac=${specmac:-$(rl_mac)}
+		[ "$net1" = 0 ] || net1mac=${net1mac:-$(rl_mac)}
+	fi
+	[ -z "$specmac" ] || echo "$specmac" >"$v/specmac-eth0"
+	[ -z "$net1mac" ] || echo "$net1mac" >"$v/specmac-$(kv_ifname net1)"
+	printf '%s\n' "${popts[@]}" >"$v/spec"
 	pod=$(pod_create "$node" "$vmi" "${popts[@]}") || return 1
 	launcher_setup "$pod" || return 1
 	libvirtd_start "$pod" || return 1
@@ -675,19 +910,39 @@ migrate() {
 # Sets MIG_POD.
 migrate_prepare() {
 	local vmi=$1 node=$2 spec=() tgt
+	if declare -F rl_pre_migrate >/dev/null; then
+		rl_pre_migrate "$vmi"
+	fi
 	mapfile -t spec < <(vm_spec "$vmi" | grep -v '^$')
-	tgt=$(pod_create "$node" "$vmi" "${spec[@]}") || return 1
+	tgt=$(RL_LAUNCHER=$(vm_get "$vmi" launcher || echo "$RL_LAUNCHER") pod_create "$node" "$vmi" "${spec[@]}") || return 1
 	launcher_setup "$tgt" || return 1
 	libvirtd_start "$tgt" || return 1
 	MIG_POD=$tgt
 }
 
 # migrate_run VMI — `virsh migrate --live` to MIG_POD over UNIX sockets (daemons and migration stream),
-# then the source pod is torn down (CNI DEL). Sets MIG_MS (virsh migrate wall time, ms) and
+# then the source pod is torn down (CNI DEL), then the hook `rl_post_migrate VMI` runs if the caller
+# defined one (tests/e2e/lib.sh queues its invariant checks there; migrate_prepare calls `rl_pre_migrate
+# VMI` likewise). Sets MIG_SRC, MIG_NICS_BEFORE (NICs of the domain before), MIG_MARK / MIG_RMARK (console
+# line / target relinkd log line before the migration), MIG_MS (virsh migrate wall time, ms),
 # MIG_RESUMED_US (host time of the target's RESUMED/Migrated event, µs).
+#
+# Between two session launchers (what works here, libvirt 9.0): virsh talks to both daemons itself (no
+# --p2p: a session daemon has no credentials for another daemon) with
+#   virsh -c 'qemu+unix:///session?socket=<src>' migrate --live DOM 'qemu+unix:///session?socket=<dst>' \
+#         --migrateuri unix://$RUN/mig/<vmi>-<rand>.sock
+# The target QEMU (user libvirt-qemu) listens on that socket, so its directory must be writable by that
+# user ($RUN/mig is chowned in cluster_init); the source QEMU (same user) connects to it. The two daemons
+# need distinct host UUIDs (libvirtd.conf in each XDG_CONFIG_HOME/libvirt). Root launchers: the same with
+# /system URIs.
 migrate_run() {
 	local vmi=$1 src tgt=$MIG_POD t0 sock
 	src=$(vm_pod "$vmi")
+	MIG_SRC=$src
+	MIG_NICS_BEFORE=$(pod_virsh "$src" domiflist "$(vm_domain "$vmi")" 2>/dev/null | grep -c ethernet)
+	MIG_MARK=$(vm_log_mark "$vmi")
+	MIG_RMARK=$(relinkd_mark "$(pod_get "$tgt" node)")
+	export MIG_SRC MIG_NICS_BEFORE MIG_MARK MIG_RMARK
 	sock=$RUN/mig/$vmi-$(rl_rand 4 0-9a-f).sock
 	rl_say "migrating $(vm_domain "$vmi"): $src (node $(pod_get "$src" node)) → $tgt (node $(pod_get "$tgt" node))"
 	t0=$(rl_ms)
@@ -705,6 +960,10 @@ migrate_run() {
 	export MIG_RESUMED_US
 	rl_say "migrated in ${MIG_MS} ms; tearing down source pod $src"
 	pod_delete "$src"
+	if declare -F rl_post_migrate >/dev/null; then
+		rl_post_migrate "$vmi"
+	fi
+	return 0
 }
 
 # pod_delete POD — stop its daemons (and any QEMU left), CNI DEL every network, delete the netns.
@@ -712,8 +971,8 @@ pod_delete() {
 	local pod=$1 d net ifname f pid
 	d=$(pod_dir "$pod")
 	[ -e "$d/deleted" ] && return 0
-	for f in "$d"/lv/run/qemu/*.pid; do
-		[ -e "$f" ] && rl_stop "$(cat "$f")"
+	for f in $(pod_qemu_pidfiles "$pod"); do
+		rl_stop "$(cat "$f")"
 	done
 	for f in "$d"/*.pidt; do
 		[ -e "$f" ] && rl_stop "$(cat "$f")"
@@ -731,19 +990,21 @@ pod_delete() {
 
 # ---------------------------------------------------------------- relinkd
 
-# relinkd_start NODE [extra relinkd options] — relinkd in the node netns (hostNetwork DaemonSet), watching
-# every launcher socket of this run; it ignores other nodes' pods (no record in its state dir).
+# relinkd_start NODE [extra relinkd options] — relinkd as its DaemonSet starts it: in the node netns
+# (hostNetwork), finding every launcher of the node under the node's kubelet root by itself:
+#   relinkd --kubevirt --kubelet-root $RUN/n<N>/kubelet --state-dir $RUN/n<N>/state …
 relinkd_start() {
-	local n=$1 dir
+	local n=$1 dir find=()
 	shift
 	dir=$RUN/n$n
-	setsid ip netns exec "$(node_ns "$n")" "$RL_RELINKD" --state-dir "$dir/state" \
-		--watch "$RUN/pods/*/run/libvirt-sock" --metrics-file "$dir/relinkd.prom" --log-level debug "$@" \
+	find=(--kubevirt --kubelet-root "$dir/kubelet")
+	setsid ip netns exec "$(node_ns "$n")" "$RL_RELINKD" --state-dir "$dir/state" "${find[@]}" \
+		--metrics-file "$dir/relinkd.prom" --log-level debug "$@" \
 		</dev/null >>"$dir/relinkd.log" 2>&1 &
 	echo $! >"$dir/relinkd.pidt"
 	rl_track $! "relinkd $n"
 	disown $!
-	rl_say "relinkd on node $n (pid $!), log $dir/relinkd.log"
+	rl_say "relinkd on node $n (pid $!, ${find[*]}), log $dir/relinkd.log"
 }
 
 # relinkd_stop NODE [SIGNAL] — TERM (clean, waits) or e.g. KILL.
@@ -782,8 +1043,8 @@ cluster_cleanup() {
 		[ -d "$p" ] || continue
 		pod=${p##*/}
 		[ -e "$p/deleted" ] && continue
-		for f in "$p"/lv/run/qemu/*.pid; do
-			[ -e "$f" ] && pod_virsh "$pod" destroy "$(basename "$f" .pid)" >/dev/null 2>&1
+		for f in $(pod_qemu_pidfiles "$pod"); do
+			pod_virsh "$pod" destroy "$(basename "$f" .pid)" >/dev/null 2>&1
 		done
 	done
 	# relinkd first (it would react to the teardown), then everything else we started, all at once.

@@ -5,6 +5,7 @@
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "netconf/conf.h"
 #include "netconf/store.h"
 #include "plugin/plugin.h"
@@ -101,8 +102,11 @@ static int run(const char *command, char *version, size_t version_size) {
         size_t len;
         int r, pr;
 
-        if (!command || !command[0])
+        if (!command || !command[0]) {
+                /* Run by hand: say what this is (as the reference plugins do), then the CNI error. */
+                fprintf(stderr, "CNI relink plugin %s\n", relink_version);
                 return cni_fail(CNI_ERR_INVALID_ENV, NULL, "missing or invalid environment variables: CNI_COMMAND is missing");
+        }
         if (streq(command, "VERSION"))
                 return do_version();    /* never reads stdin */
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
@@ -137,7 +141,7 @@ static int run(const char *command, char *version, size_t version_size) {
                         log_warn("cannot open logFile '%s': %s", conf->log_file, strerror(-r));
         }
         call.conf = conf;
-        log_debug("%s network=%s container=%s ifname=%s netns=%s", command, conf->name,
+        log_debug("relink %s: %s network=%s container=%s ifname=%s netns=%s", relink_version, command, conf->name,
                   call.container_id ? call.container_id : "", call.ifname ? call.ifname : "",
                   call.netns ? call.netns : "");
         return v->run(&call);

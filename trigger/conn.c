@@ -7,30 +7,34 @@
  * Long socket paths. A launcher's socket seen from the host is
  * <kubelet-root>/pods/<uid>/volumes/kubernetes.io~empty-dir/libvirt-runtime/<name>, longer than a
  * sockaddr_un holds (connect() → ENAMETOOLONG). For each attempt relinkd makes a symlink to the
- * socket's directory in a private directory of its own (<run>/relinkd.XXXXXX/<n>) and uses
+ * socket's directory in a private directory of its own (<run>/relinkd.<pid>/<n>) and uses
  * <link>/<name> for the peer probe and in libvirt's URI; the link goes as soon as the attempt returns
  * (libvirt never reopens the path). A link pins nothing, so even an attempt stuck on a daemon that
  * never answers leaves the pod's volume free to unmount. Without a writable private directory the
  * alias is /proc/self/fd/<n>/<name> of the directory opened O_PATH for the attempt.
  *
- * Isolation: every attempt (probe, netns, virConnectOpen) runs on a worker thread of its own; the loop
- * only starts it and takes the result (see struct attempt). The peer probe is a non-blocking connect: a
- * full listen backlog is EAGAIN, logged, counted and retried with backoff. An attempt still running
- * after CONNECT_DEADLINE_MS (a daemon that accepted and never answers) is logged and counted; nothing
- * else waits for it.
+ * Isolation: every attempt (probe, netns, virConnectOpen, callback registration, domain list) runs on a
+ * worker thread of its own; the loop only starts it and takes the result (see struct attempt). The
+ * peer probe is a non-blocking connect: a full listen backlog is EAGAIN, logged, counted and retried
+ * with backoff. An attempt still running after CONNECT_DEADLINE_MS (a daemon that accepted and never
+ * answers) is logged and counted; nothing else waits for it. Tearing a connection down deregisters on
+ * a worker too, and the last pod reference closes on one (pod.c): a stalled daemon never holds up the
+ * loop or SIGTERM (shutdown waits at most STOP_ATTEMPTS_WAIT_MS + STOP_CLOSE_WAIT_MS).
  *
  * Lifetime of a struct conn (the rule that keeps every pointer to it valid):
- *   - It is reference-counted. References: the conns list holds one while the conn is listed; libvirt
- *     holds one per registered callback (close callback, each domain event callback), released by that
- *     callback's freecb whenever libvirt lets go of it (after a close callback fired, on deregistration,
- *     or when the virConnect is finally disposed, possibly long after the conn left the list); every
- *     pending timer holds one: a timer id field > 0 means "pending and holding a reference", and it is
- *     released when the timer fires (after its work) or is cancelled (conn_timer_cancel).
- *   - Whoever calls into a conn holds a reference for the duration of the call (the list, or the timer
- *     that fired), so no step of a call can free the conn under it.
+ *   - It is reference-counted, atomically (worker threads take and drop references too). References:
+ *     the conns list holds one while the conn is listed; a running attempt holds one; libvirt holds one
+ *     per registered callback (close callback, each domain event callback), released by that callback's
+ *     freecb whenever libvirt lets go of it (after a close callback fired, on deregistration, or when the
+ *     virConnect is finally disposed, possibly long after the conn left the list); every pending timer
+ *     holds one: a timer id field > 0 means "pending and holding a reference", released when the timer
+ *     fires (after its work) or is cancelled (conn_timer_cancel).
+ *   - Whoever calls into a conn holds a reference for the duration of the call (the list, the attempt
+ *     or the timer that fired), so no step of a call can free the conn under it.
  *   - conn_forget() only unlinks: it marks the conn dead, cancels its timers, tears the connection down
  *     and drops the list's reference. The memory goes with the last reference (conn_unref).
- *   - Every callback and timer checks `dead` first and does nothing for a forgotten conn.
+ *   - Every callback and timer checks first that the conn is alive (and, for libvirt callbacks, that the
+ *     connection is the conn's current one: conn_current) and does nothing otherwise.
  */
 #include <assert.h>
 #include <dirent.h>
@@ -47,6 +51,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include <libvirt/virterror.h>
 
@@ -66,7 +71,8 @@
 #define KEEPALIVE_COUNT 3
 #define PROBE_DEADLINE_MS 200
 #define CONNECT_DEADLINE_MS 5000     /* an attempt taking longer is logged and counted */
-#define STOP_ATTEMPTS_WAIT_MS 500    /* shutdown waits this long for running attempts */
+#define STOP_ATTEMPTS_WAIT_MS 500    /* shutdown waits this long for running attempts, */
+#define STOP_CLOSE_WAIT_MS 700       /* and this much longer for connections being closed */
 
 enum conn_origin {
         ORIGIN_CONNECT,              /* --connect: kept for the daemon's lifetime */
@@ -102,13 +108,14 @@ static const struct opts *cfg;
 static int rescan_timer;
 static bool stopping;
 
+/* Atomic: libvirt may call a freecb on a worker thread (teardown, closing). */
 static struct conn *conn_ref(struct conn *c) {
-        c->refs++;
+        __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
         return c;
 }
 
 static void conn_unref(struct conn *c) {
-        if (!c || --c->refs > 0)
+        if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
                 return;
         free(c->uri);
         free(c->netns_path);
@@ -119,8 +126,10 @@ static void conn_unref(struct conn *c) {
 /* Give back a reference that was never handed over, or whose holder is gone, while the caller holds
  * another (a failed registration, a cancelled timer): never the last one. */
 static void conn_ref_drop(struct conn *c) {
-        assert(c->refs > 1);
-        c->refs--;
+        unsigned left = __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+
+        assert(left > 0);
+        (void) left;
 }
 
 /* libvirt's freecb for the opaque of every callback registered with a conn reference. */
@@ -219,13 +228,21 @@ static const char *probe_strerror(int r) {
 static void conn_schedule_retry(struct conn *c);
 static void on_close(virConnectPtr vc, int reason, void *opaque);
 static void conn_open(struct conn *c);
-static void conn_connected(struct conn *c, struct pod *p, const char *nsdesc, const char *uri);
+
+/* Whether vc is c's current connection. Callbacks run on the loop, but a close callback can also run
+ * inside a worker's call to the daemon (a teardown's deregistration): the fields are read atomically
+ * (a worker's connection is never the conn's current one, so it stops there). */
+static bool conn_current(struct conn *c, virConnectPtr vc) {
+        struct pod *p = __atomic_load_n(&c->pod, __ATOMIC_ACQUIRE);
+
+        return !__atomic_load_n(&c->dead, __ATOMIC_ACQUIRE) && p && p->vc == vc;
+}
 
 static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int detail, void *opaque) {
         struct conn *c = opaque;
         int64_t t = now_ms();
 
-        if (c->dead || !c->pod)
+        if (!conn_current(c, vc))
                 return;
         log_debug("conn=%s domain=%s event=%d detail=%d", c->label, virDomainGetName(dom), event, detail);
         switch (event) {
@@ -254,30 +271,80 @@ static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int deta
 static void on_device_removed(virConnectPtr vc, virDomainPtr dom, const char *alias, void *opaque) {
         struct conn *c = opaque;
 
-        if (!c->dead && c->pod)
+        if (conn_current(c, vc))
                 action_device_removed(c->pod, dom, alias);
 }
 
-/* Tear the connection down (not from within a libvirt callback). */
+/* Start fn(arg) on a detached thread that gets no signals; -errno when none can be started. */
+static int run_detached(void *(*fn)(void *), void *arg) {
+        pthread_attr_t attr;
+        sigset_t all, old;
+        pthread_t t;
+        int r;
+
+        r = pthread_attr_init(&attr);
+        if (r != 0)
+                return -r;
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        sigfillset(&all);             /* signals stay with the loop thread (SIGTERM must reach it) */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = pthread_create(&t, &attr, fn, arg);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+        return -r;
+}
+
+/* Deregistering the close callback and the events are calls to the daemon, which may have stalled:
+ * they run on a worker with its own pod reference, dropped when done (the last one closes, see pod.h).
+ * Until then the callbacks may still run; they ignore a connection that is not their conn's current one. */
+struct deregistration {
+        struct pod *pod;
+        int cb_lifecycle, cb_removed;
+};
+static unsigned deregistrations;     /* running (atomic) */
+
+static void *deregister_thread(void *opaque) {
+        struct deregistration *d = opaque;
+
+        /* releases the close callback's reference through its freecb, or fails harmlessly when the
+         * callback already fired (libvirt released it then) */
+        virConnectUnregisterCloseCallback(d->pod->vc, on_close);
+        if (d->cb_lifecycle >= 0)
+                virConnectDomainEventDeregisterAny(d->pod->vc, d->cb_lifecycle);
+        if (d->cb_removed >= 0)
+                virConnectDomainEventDeregisterAny(d->pod->vc, d->cb_removed);
+        virResetLastError();
+        pod_unref(d->pod);
+        free(d);
+        __atomic_sub_fetch(&deregistrations, 1, __ATOMIC_RELEASE);
+        return NULL;
+}
+
+/* Deregister p's callbacks on a worker holding its own pod reference. Without memory for it, the
+ * callbacks go (and release their references) when the connection closes. */
+static void deregister_detached(struct pod *p, int cb_lifecycle, int cb_removed) {
+        struct deregistration *d = malloc(sizeof(*d));
+
+        if (!d)
+                return;
+        *d = (struct deregistration) { pod_ref(p), cb_lifecycle, cb_removed };
+        __atomic_add_fetch(&deregistrations, 1, __ATOMIC_RELAXED);
+        if (run_detached(deregister_thread, d) < 0)
+                deregister_thread(d);
+}
+
+/* Tear the connection down (not from within a libvirt callback); never waits for the daemon. */
 static void conn_teardown(struct conn *c) {
         struct pod *p = c->pod;
 
         if (!p)
                 return;
-        c->pod = NULL;
-        /* Each call releases the callback's reference through its freecb (a close callback that has
-         * fired already released it; unregistering it then fails harmlessly). */
-        virConnectUnregisterCloseCallback(p->vc, on_close);
-        virResetLastError();
-        if (c->cb_lifecycle >= 0)
-                virConnectDomainEventDeregisterAny(p->vc, c->cb_lifecycle);
-        if (c->cb_removed >= 0)
-                virConnectDomainEventDeregisterAny(p->vc, c->cb_removed);
-        virResetLastError();
-        c->cb_lifecycle = c->cb_removed = -1;
+        __atomic_store_n(&c->pod, NULL, __ATOMIC_RELEASE);
         p->alive = false;
         action_pod_lost(p);
-        pod_unref(p);      /* closes when the last action lets go */
+        deregister_detached(p, c->cb_lifecycle, c->cb_removed);
+        c->cb_lifecycle = c->cb_removed = -1;
+        pod_unref(p);      /* the conn's reference; the connection closes when the last one goes */
         update_gauges();
 }
 
@@ -323,7 +390,7 @@ static void on_close(virConnectPtr vc, int reason, void *opaque) {
 
         /* No libvirt calls from here (it may run inside any libvirt call): tear down from the loop.
          * libvirt drops this callback's reference right after it returns; the timer takes its own. */
-        if (c->dead)
+        if (!conn_current(c, vc))
                 return;
         c->close_reason = reason;
         r = conn_timer_start(c, &c->close_timer, 0, conn_closed_later);
@@ -365,34 +432,12 @@ static void conn_failed(struct conn *c, const char *what, const char *detail) {
         c->logged_failure = true;
 }
 
-/* "dom1,dom2" of the daemon's running domains, "-" when none. */
-static void conn_log_domains(struct conn *c) {
-        virDomainPtr *doms = NULL;
-        char names[512] = "";
-        size_t o = 0;
-        int n = virConnectListAllDomains(c->pod->vc, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-
-        if (n < 0) {
-                log_debug("conn=%s cannot list domains: %s", c->label, virt_error());
-                return;
-        }
-        for (int i = 0; i < n; i++) {
-                const char *name = virDomainGetName(doms[i]);
-                int w = snprintf(names + o, sizeof(names) - o, "%s%s", o ? "," : "", name ? name : "?");
-
-                if (w > 0 && (size_t) w < sizeof(names) - o)
-                        o += (size_t) w;
-                virDomainFree(doms[i]);
-        }
-        free(doms);
-        log_info("conn=%s pod=%s domains=%s", c->label, *c->pod_uid ? c->pod_uid : "-", o ? names : "-");
-}
-
 /*
  * Opening a connection runs on a worker thread, one attempt per conn at a time: the socket probe,
- * the netns and virConnectOpen (which blocks for as long as a daemon that accepted never answers).
- * The thread hands its result back through a pipe the loop watches; everything after that (pod,
- * callbacks, keepalive, reconcile) happens on the loop. An attempt holds a conn reference.
+ * the netns, virConnectOpen (which blocks for as long as a daemon that accepted never answers), and the
+ * calls to the daemon that follow (close callback and event registration, the domain list). The thread
+ * hands its result back through a pipe the loop watches; the loop then makes the connection the conn's
+ * and reconciles. An attempt holds a conn reference; its callbacks hold their own.
  */
 struct attempt {
         struct conn *c;
@@ -402,7 +447,9 @@ struct attempt {
         char *netns_path;
         char *link_path;             /* <alias_dir>/<n>: the symlink to the socket's directory, or NULL */
         /* results */
-        virConnectPtr vc;
+        virConnectPtr vc;            /* open, keepalive set, callbacks registered (ids below) */
+        int cb_lifecycle, cb_removed;
+        char domains[512];           /* "dom1,dom2" running there, "" when none */
         int ns_fd;
         pid_t pid;
         int err;                     /* -errno of the failed step, 0 on success */
@@ -423,8 +470,14 @@ static unsigned attempts_running;
 static void attempt_free(struct attempt *a) {
         if (!a)
                 return;
-        if (a->vc)
-                virConnectClose(a->vc);
+        if (a->vc) {          /* not taken: deregister and close off the loop, as a teardown does */
+                struct pod *p = pod_new(a->vc, -1, "attempt");
+
+                if (p) {
+                        deregister_detached(p, a->cb_lifecycle, a->cb_removed);
+                        pod_unref(p);
+                }
+        }
         if (a->ns_fd >= 0)
                 close(a->ns_fd);
         free(a->uri);
@@ -441,7 +494,51 @@ static int attempt_fail(struct attempt *a, const char *step, int err, const char
         return err;
 }
 
-/* The worker: probe, netns, virConnectOpen. Touches nothing but *a and its own link. */
+/* Keepalive, callbacks (each registration hands libvirt a conn reference, released by conn_unref_cb; a
+ * failed one never took it: libvirt calls no freecb then) and the running domains' names. Until the loop
+ * makes this connection the conn's, its callbacks ignore it. */
+static int attempt_setup(struct attempt *a) {
+        struct conn *c = a->c;
+        virDomainPtr *doms = NULL;
+        size_t o = 0;
+        int n;
+
+        if (virConnectSetKeepAlive(a->vc, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
+                snprintf(a->detail, sizeof(a->detail), "keepalive not supported: %s", virt_error());
+        if (virConnectRegisterCloseCallback(a->vc, on_close, conn_ref(c), conn_unref_cb) < 0) {
+                conn_ref_drop(c);
+                return attempt_fail(a, "cannot register its close callback", -EIO, virt_error());
+        }
+        a->cb_lifecycle = virConnectDomainEventRegisterAny(a->vc, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), conn_ref(c),
+                                                           conn_unref_cb);
+        if (a->cb_lifecycle < 0) {
+                conn_ref_drop(c);
+                return attempt_fail(a, "cannot register domain events", -EIO, virt_error());
+        }
+        a->cb_removed = virConnectDomainEventRegisterAny(a->vc, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+                                                         VIR_DOMAIN_EVENT_CALLBACK(on_device_removed), conn_ref(c),
+                                                         conn_unref_cb);
+        if (a->cb_removed < 0) {
+                conn_ref_drop(c);
+                return attempt_fail(a, "cannot register domain events", -EIO, virt_error());
+        }
+        n = virConnectListAllDomains(a->vc, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        for (int i = 0; i < n; i++) {
+                const char *name = virDomainGetName(doms[i]);
+                int w = snprintf(a->domains + o, sizeof(a->domains) - o, "%s%s", o ? "," : "", name ? name : "?");
+
+                if (w > 0 && (size_t) w < sizeof(a->domains) - o)
+                        o += (size_t) w;
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+        virResetLastError();
+        return 0;
+}
+
+/* The worker: probe, netns, virConnectOpen, setup. Touches nothing but *a, its own link and (through
+ * atomic references) its conn. */
 static int attempt_run(struct attempt *a) {
         char dir[PATH_MAX], name[NAME_MAX + 1], alias[108], via[PATH_MAX];
         _cleanup_close_ int dir_fd = -1;
@@ -496,7 +593,7 @@ static int attempt_run(struct attempt *a) {
         a->vc = virConnectOpen(a->uri_used);
         if (!a->vc)
                 return attempt_fail(a, "cannot connect", -EIO, virt_error());
-        return 0;    /* the link goes and dir_fd closes now: libvirt never reopens the path */
+        return attempt_setup(a);  /* the link goes and dir_fd closes now: libvirt never reopens the path */
 }
 
 static void *attempt_thread(void *opaque) {
@@ -543,9 +640,6 @@ static void attempt_deadline_fired(void *opaque) {
 
 static void conn_open(struct conn *c) {
         struct attempt *a;
-        pthread_attr_t attr;
-        sigset_t all, old;
-        pthread_t t;
         int r;
 
         if (c->dead || c->pod || c->attempt || stopping)
@@ -556,6 +650,7 @@ static void conn_open(struct conn *c) {
                 return;
         }
         a->ns_fd = -1;
+        a->cb_lifecycle = a->cb_removed = -1;
         a->t_start = now_ms();
         if ((c->origin == ORIGIN_CONNECT && !(a->uri = strdup(c->uri))) ||
             (c->sock_path && !(a->sock_path = strdup(c->sock_path))) ||
@@ -570,16 +665,7 @@ static void conn_open(struct conn *c) {
                 conn_failed(c, "cannot connect", strerror(ENOMEM));
                 return;
         }
-        r = -pthread_attr_init(&attr);
-        if (r == 0) {
-                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                /* Signals stay with the loop thread (SIGTERM must reach it). */
-                sigfillset(&all);
-                pthread_sigmask(SIG_SETMASK, &all, &old);
-                r = -pthread_create(&t, &attr, attempt_thread, a);
-                pthread_sigmask(SIG_SETMASK, &old, NULL);
-                pthread_attr_destroy(&attr);
-        }
+        r = run_detached(attempt_thread, a);
         if (r < 0) {
                 attempt_free(a);
                 conn_failed(c, "cannot start a connection attempt", strerror(-r));
@@ -611,16 +697,21 @@ static void conn_attempt_finish(struct attempt *a) {
                 conn_failed(c, a->failed, a->detail);
                 goto out;
         }
+        if (*a->detail)
+                log_warn("conn=%s %s", c->label, a->detail);
         p = pod_new(a->vc, a->ns_fd, c->label);
         if (!p) {
                 conn_failed(c, "cannot connect", strerror(ENOMEM));
                 goto out;
         }
-        a->vc = NULL;        /* the pod owns both now */
+        a->vc = NULL;        /* the pod owns both now, and the conn the callbacks */
         a->ns_fd = -1;
+        __atomic_store_n(&c->pod, p, __ATOMIC_RELEASE);
+        c->cb_lifecycle = a->cb_lifecycle;
+        c->cb_removed = a->cb_removed;
         r = netns_identity(p->ns_fd, &p->ns_dev, &p->ns_ino);
         if (r < 0) {
-                pod_unref(p);
+                conn_teardown(c);
                 conn_failed(c, "cannot identify its netns", strerror(-r));
                 goto out;
         }
@@ -628,50 +719,27 @@ static void conn_attempt_finish(struct attempt *a) {
                 snprintf(nsdesc, sizeof(nsdesc), "path=%s", c->netns_path);
         else
                 snprintf(nsdesc, sizeof(nsdesc), "peer_pid=%d", (int) a->pid);
-        conn_connected(c, p, nsdesc, a->uri_used);
-out:
-        attempt_free(a);
-        conn_unref(c);       /* the attempt's reference */
-}
-
-/* An open connection becomes the conn's: keepalive, close callback, events, then reconcile. */
-static void conn_connected(struct conn *c, struct pod *p, const char *nsdesc, const char *uri) {
-        virConnectPtr vc = p->vc;
-
-        if (virConnectSetKeepAlive(vc, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
-                log_warn("conn=%s keepalive not supported: %s", c->label, virt_error());
-        /* Every registration hands libvirt a reference, released by conn_unref_cb; a failed one never
-         * took it (libvirt calls no freecb then), so it is dropped here. */
-        if (virConnectRegisterCloseCallback(vc, on_close, conn_ref(c), conn_unref_cb) < 0) {
-                conn_ref_drop(c);
-                log_warn("conn=%s no close callback: %s", c->label, virt_error());
-        }
-        c->pod = p;
-        c->cb_lifecycle = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), conn_ref(c),
-                                                           conn_unref_cb);
-        if (c->cb_lifecycle < 0)
-                conn_ref_drop(c);
-        c->cb_removed = virConnectDomainEventRegisterAny(vc, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-                                                         VIR_DOMAIN_EVENT_CALLBACK(on_device_removed), conn_ref(c),
-                                                         conn_unref_cb);
-        if (c->cb_removed < 0)
-                conn_ref_drop(c);
-        if (c->cb_lifecycle < 0 || c->cb_removed < 0) {
-                log_warn("conn=%s cannot register domain events: %s; reconnecting", c->label, virt_error());
-                conn_teardown(c);
-                conn_schedule_retry(c);
-                return;
-        }
         c->backoff_ms = 0;
         c->logged_failure = false;
         log_info("conn=%s connected pod=%s %s netns=%llu:%llu socket=%s uri=%s", c->label,
                  *c->pod_uid ? c->pod_uid : "-", nsdesc, (unsigned long long) p->ns_dev,
-                 (unsigned long long) p->ns_ino, c->sock_path ? c->sock_path : "-", uri);
+                 (unsigned long long) p->ns_ino, c->sock_path ? c->sock_path : "-", a->uri_used);
+        log_info("conn=%s pod=%s domains=%s", c->label, *c->pod_uid ? c->pod_uid : "-",
+                 *a->domains ? a->domains : "-");
         update_gauges();
-        conn_log_domains(c);
-        if (c->pod)
-                pod_reconcile(c->pod);
+        /* A close between the thread's registration and now went to a connection that was not the
+         * conn's yet (ignored): look (locally) whether it is still up. */
+        if (virConnectIsAlive(p->vc) != 1) {
+                c->close_reason = VIR_CONNECT_CLOSE_REASON_EOF;
+                r = conn_timer_start(c, &c->close_timer, 0, conn_closed_later);
+                if (r < 0)
+                        log_error("conn=%s cannot schedule reconnect: %s", c->label, strerror(-r));
+                goto out;
+        }
+        pod_reconcile(p);
+out:
+        attempt_free(a);
+        conn_unref(c);       /* the attempt's reference */
 }
 
 /* A short name for logs: the pod UID of a kubelet path; ".../pods/<pod>/..." → "<pod>"; else the
@@ -722,7 +790,7 @@ static struct conn *conn_add(enum conn_origin origin, const char *uri, const cha
 
 /* Unlink c from the list (the caller already did) and let go of it; see the lifetime rule above. */
 static void conn_forget(struct conn *c) {
-        c->dead = true;
+        __atomic_store_n(&c->dead, true, __ATOMIC_RELEASE);
         if (c->attempt)      /* the attempt itself finishes (and lets go) when its thread returns */
                 conn_timer_cancel(c, &c->attempt->deadline_timer);
         conn_timer_cancel(c, &c->retry_timer);
@@ -853,42 +921,92 @@ static void rescan(void *opaque) {
         }
 }
 
-/* The private directory for socket symlinks: $RUNTIME_DIRECTORY (systemd), else /run, else /tmp. */
+/* Empty a link directory (links only: nothing else is ever made there) and remove it. */
+static void links_dir_remove(int base_fd, const char *name) {
+        _cleanup_close_ int fd = openat(base_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+
+        if (fd < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d)
+                return;
+        fd = -1;            /* the DIR owns it */
+        while ((de = readdir(d)))
+                if (de->d_type == DT_LNK)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+        (void) unlinkat(base_fd, name, AT_REMOVEDIR);
+}
+
+/* Link directories of relinkds that died without cleaning up (SIGKILL): relinkd.<pid> of a pid that is
+ * gone, owned by us. */
+static void links_dirs_sweep(const char *base) {
+        _cleanup_close_ int base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+
+        if (base_fd < 0 || !(d = opendir(base)))
+                return;
+        while ((de = readdir(d))) {
+                struct stat st;
+                char *end;
+                long pid;
+
+                if (strncmp(de->d_name, "relinkd.", 8) != 0)
+                        continue;
+                errno = 0;
+                pid = strtol(de->d_name + 8, &end, 10);
+                if (errno || *end || pid <= 0 || pid == (long) getpid())
+                        continue;
+                if (kill((pid_t) pid, 0) == 0 || errno != ESRCH)
+                        continue;
+                if (fstatat(base_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+                    st.st_uid != geteuid())
+                        continue;
+                links_dir_remove(base_fd, de->d_name);
+        }
+        closedir(d);
+}
+
+/* The private directory for socket links, <base>/relinkd.<pid> (mode 0700): base is $RUNTIME_DIRECTORY
+ * (systemd), else /run, else /tmp. Left-overs of dead relinkds there are removed first. */
 static void alias_dir_create(void) {
         const char *env = getenv("RUNTIME_DIRECTORY");
         const char *bases[] = { env && *env == '/' ? env : NULL, "/run", "/tmp" };
+        int err = 0;
 
         for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
                 char *t;
 
-                if (!bases[i] || asprintf(&t, "%s/relinkd.XXXXXX", bases[i]) < 0)
+                if (!bases[i] || asprintf(&t, "%s/relinkd.%d", bases[i], (int) getpid()) < 0)
                         continue;
-                if (mkdtemp(t)) {     /* mode 0700 */
+                links_dirs_sweep(bases[i]);
+                if (mkdir(t, 0700) == 0) {
                         alias_dir = t;
                         return;
                 }
+                err = errno;
                 free(t);
         }
         log_warn("no private directory for socket links (%s): long socket paths are reached through "
                  "/proc/self/fd, which holds the socket's directory open during each connection attempt",
-                 strerror(errno));
+                 strerror(err));
 }
 
 static void alias_dir_remove(void) {
-        DIR *d;
-        struct dirent *de;
+        _cleanup_close_ int base_fd = -1;
+        char *slash;
 
         if (!alias_dir)
                 return;
         /* links of attempts still blocked go too: their connect() is long done */
-        d = opendir(alias_dir);
-        if (d) {
-                while ((de = readdir(d)))
-                        if (de->d_name[0] != '.')
-                                (void) unlinkat(dirfd(d), de->d_name, 0);
-                closedir(d);
-        }
-        (void) rmdir(alias_dir);
+        slash = strrchr(alias_dir, '/');
+        *slash = '\0';
+        base_fd = open(*alias_dir ? alias_dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (base_fd >= 0)
+                links_dir_remove(base_fd, slash + 1);
         free(alias_dir);
         alias_dir = NULL;
 }
@@ -925,7 +1043,7 @@ int conns_start(const struct opts *o) {
 }
 
 void conns_stop(void) {
-        int64_t end = now_ms() + STOP_ATTEMPTS_WAIT_MS;
+        int64_t end = now_ms() + STOP_ATTEMPTS_WAIT_MS, left;
 
         stopping = true;
         timer_cancel(&rescan_timer);
@@ -945,6 +1063,16 @@ void conns_stop(void) {
         }
         if (attempts_running > 0)
                 log_warn("%u connection attempt(s) still blocked in a daemon that does not answer", attempts_running);
+        /* Deregistrations and closes in flight: those of healthy daemons take milliseconds; one that
+         * stalled is left to the process exit. */
+        while (__atomic_load_n(&deregistrations, __ATOMIC_ACQUIRE) > 0 && now_ms() < end + STOP_CLOSE_WAIT_MS) {
+                struct timespec ts = { 0, 10 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        left = end + STOP_CLOSE_WAIT_MS - now_ms();
+        if (__atomic_load_n(&deregistrations, __ATOMIC_ACQUIRE) > 0 ||
+            !pods_wait_closed(left > 0 ? (unsigned) left : 0))
+                log_warn("some connections did not close in time (daemon not answering); exiting anyway");
         if (attempt_watch >= 0)
                 virEventRemoveHandle(attempt_watch);
         attempt_watch = -1;

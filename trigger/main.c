@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "trigger/action.h"
 #include "trigger/conn.h"
 #include "trigger/loop.h"
@@ -79,6 +80,10 @@ int main(int argc, char **argv) {
                 opts_usage(stdout);
                 return 0;
         }
+        if (o.version) {
+                printf("relinkd %s\n", relink_version);
+                return 0;
+        }
         relinkd_cfg = &o;
         log_open("relinkd", NULL, o.log_level);
 
@@ -106,8 +111,8 @@ int main(int argc, char **argv) {
         if (r < 0)
                 log_warn("cannot write metrics file '%s': %s", o.metrics_file, strerror(-r));
 
-        log_info("started state_dir=%s kubevirt=%s connect=%zu watch=%zu hold_ms=%u verify_ms=%u reattach_verify_ms=%u "
-                 "detach_timeout_ms=%u%s%s", o.state_dir, o.kubevirt ? o.kubelet_root : "no", o.n_connect, o.n_watch, o.hold_ms, o.verify_flap_ms,
+        log_info("started version=%s state_dir=%s kubevirt=%s connect=%zu watch=%zu hold_ms=%u verify_ms=%u reattach_verify_ms=%u "
+                 "detach_timeout_ms=%u%s%s", relink_version, o.state_dir, o.kubevirt ? o.kubelet_root : "no", o.n_connect, o.n_watch, o.hold_ms, o.verify_flap_ms,
                  o.verify_reattach_ms, o.detach_timeout_ms, o.no_escalate ? " no_escalate" : "",
                  o.dry_run ? " dry_run" : "");
         r = conns_start(&o);

@@ -12,6 +12,7 @@
 #include <libxml/uri.h>
 
 #include "common/util.h"
+#include "trigger/dhcpprobe.h"
 #include "trigger/launcher.h"
 #include "trigger/options.h"
 
@@ -21,8 +22,8 @@ const struct opts *relinkd_cfg;
 
 enum {
         OPT_STATE_DIR = 0x100, OPT_CONNECT, OPT_NETNS, OPT_WATCH, OPT_HOLD, OPT_VERIFY, OPT_VERIFY_REATTACH,
-        OPT_DETACH_TIMEOUT, OPT_RESCAN, OPT_BACKOFF_MAX, OPT_METRICS, OPT_LOG_LEVEL, OPT_NO_ESCALATE,
-        OPT_DRY_RUN, OPT_KUBEVIRT, OPT_KUBELET_ROOT, OPT_HELP,
+        OPT_DETACH_TIMEOUT, OPT_PROBE_TIMEOUT, OPT_RESCAN, OPT_BACKOFF_MAX, OPT_METRICS, OPT_LOG_LEVEL, OPT_NO_ESCALATE,
+        OPT_DRY_RUN, OPT_KUBEVIRT, OPT_KUBELET_ROOT, OPT_HELP, OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -34,6 +35,7 @@ static const struct option long_options[] = {
         { "verify-ms",          required_argument, NULL, OPT_VERIFY },
         { "reattach-verify-ms", required_argument, NULL, OPT_VERIFY_REATTACH },
         { "detach-timeout-ms",  required_argument, NULL, OPT_DETACH_TIMEOUT },
+        { "probe-timeout-ms",   required_argument, NULL, OPT_PROBE_TIMEOUT },
         { "rescan-ms",          required_argument, NULL, OPT_RESCAN },
         { "backoff-max-ms",     required_argument, NULL, OPT_BACKOFF_MAX },
         { "metrics-file",       required_argument, NULL, OPT_METRICS },
@@ -43,6 +45,7 @@ static const struct option long_options[] = {
         { "kubevirt",           no_argument,       NULL, OPT_KUBEVIRT },
         { "kubelet-root",       required_argument, NULL, OPT_KUBELET_ROOT },
         { "help",               no_argument,       NULL, OPT_HELP },
+        { "version",            no_argument,       NULL, OPT_VERSION },
         {}
 };
 
@@ -111,6 +114,9 @@ void opts_usage(FILE *f) {
 "                         FAILED. Default: %u (hot-plug + driver probe + DHCP; ifupdown takes ~4 s).\n"
 "  --detach-timeout-ms N  How long to wait for DEVICE_REMOVED after a detach; meanwhile the live XML is\n"
 "                         polled for the device being gone. Default: %u.\n"
+"  --probe-timeout-ms N   Deadline of the served-MAC DHCP probe (a DHCPDISCOVER per candidate MAC on the\n"
+"                         pod's bridge); with no answer by then the fallback applies (keep the MAC).\n"
+"                         Default: %u (dnsmasq and KubeVirt's server answer in a few ms).\n"
 "  --rescan-ms N          --kubevirt/--watch rescan period. Default: %u.\n"
 "  --backoff-max-ms N     Ceiling of the reconnect backoff (starts at 250 ms, doubles). Default: %u.\n"
 "  --metrics-file PATH    Write Prometheus text-format metrics to PATH (atomically replaced on every\n"
@@ -122,6 +128,7 @@ void opts_usage(FILE *f) {
 "  --no-escalate          Do not escalate an unverified flap to a re-attach; report it.\n"
 "  --dry-run              Decide and log, but never change a guest or its metadata.\n"
 "  --help                 Show this text.\n"
+"  --version              Print relinkd's version and exit.\n"
 "\n"
 "Signals: SIGTERM/SIGINT deregister from every daemon, close the connections and exit 0 (a link held\n"
 "down is brought up first).\n"
@@ -130,7 +137,7 @@ void opts_usage(FILE *f) {
 "Example (a KubeVirt node: hostPID DaemonSet, kubelet pods dir mounted read-only):\n"
 "  relinkd --kubevirt --state-dir /run/cni/relink --metrics-file /var/lib/node-exporter/relinkd.prom\n",
                 OPTS_DEFAULT_HOLD_MS, OPTS_DEFAULT_VERIFY_FLAP_MS, OPTS_DEFAULT_VERIFY_REATTACH_MS,
-                OPTS_DEFAULT_DETACH_TIMEOUT_MS, OPTS_DEFAULT_RESCAN_MS, OPTS_DEFAULT_BACKOFF_MAX_MS);
+                OPTS_DEFAULT_DETACH_TIMEOUT_MS, PROBE_TIMEOUT_MS, OPTS_DEFAULT_RESCAN_MS, OPTS_DEFAULT_BACKOFF_MAX_MS);
 }
 
 static int fail(char *err, size_t err_size, const char *fmt, ...) {
@@ -165,6 +172,7 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 .verify_flap_ms = OPTS_DEFAULT_VERIFY_FLAP_MS,
                 .verify_reattach_ms = OPTS_DEFAULT_VERIFY_REATTACH_MS,
                 .detach_timeout_ms = OPTS_DEFAULT_DETACH_TIMEOUT_MS,
+                .probe_timeout_ms = PROBE_TIMEOUT_MS,
                 .rescan_ms = OPTS_DEFAULT_RESCAN_MS,
                 .backoff_max_ms = OPTS_DEFAULT_BACKOFF_MAX_MS,
                 .log_level = LOG_LEVEL_INFO,
@@ -180,6 +188,7 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 { OPT_VERIFY,          offsetof(struct opts, verify_flap_ms),     100, 600000 },
                 { OPT_VERIFY_REATTACH, offsetof(struct opts, verify_reattach_ms), 100, 600000 },
                 { OPT_DETACH_TIMEOUT,  offsetof(struct opts, detach_timeout_ms),  100, 600000 },
+                { OPT_PROBE_TIMEOUT,   offsetof(struct opts, probe_timeout_ms),   20,  10000 },
                 { OPT_RESCAN,          offsetof(struct opts, rescan_ms),          50,  3600000 },
                 { OPT_BACKOFF_MAX,     offsetof(struct opts, backoff_max_ms),     250, 3600000 },
         };
@@ -265,6 +274,9 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 case OPT_HELP:
                         o.help = true;
                         break;
+                case OPT_VERSION:
+                        o.version = true;
+                        break;
                 case ':':
                         return fail(err, err_size, "option '%s' needs an argument", argv[optind - 1]);
                 case '?':
@@ -276,7 +288,7 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 return fail(err, err_size, "unexpected argument '%s'", argv[optind]);
         if (kubelet_root_given && !o.kubevirt)
                 return fail(err, err_size, "--kubelet-root is only used with --kubevirt");
-        if (!o.help && o.n_connect == 0 && o.n_watch == 0 && !o.kubevirt)
+        if (!o.help && !o.version && o.n_connect == 0 && o.n_watch == 0 && !o.kubevirt)
                 return fail(err, err_size, "nothing to follow: give --kubevirt, --connect URI or --watch GLOB");
         *ret = o;
         return 0;

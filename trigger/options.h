@@ -29,6 +29,7 @@ struct opts {
         unsigned verify_flap_ms;     /* window for the guest's DHCP after a flap */
         unsigned verify_reattach_ms; /* … after a re-attach */
         unsigned detach_timeout_ms;  /* DEVICE_REMOVED wait */
+        unsigned probe_timeout_ms;   /* served-MAC DHCP probe deadline */
         unsigned rescan_ms;          /* --watch glob rescan */
         unsigned backoff_max_ms;     /* reconnect backoff ceiling */
         const char *metrics_file;
@@ -36,6 +37,7 @@ struct opts {
         bool no_escalate;            /* report instead of escalating flap → re-attach */
         bool dry_run;                /* decide and log, never touch a guest */
         bool help;
+        bool version;                /* --version: print it and exit */
 };
 
 #define OPTS_DEFAULT_STATE_DIR       "/run/cni/relink"

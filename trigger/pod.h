@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* One open libvirt connection to a launcher's daemon and the pod netns it serves. Refcounted:
- * jobs and actions hold a reference and outlive the connection; `alive` says whether libvirt calls
- * through it can still work. Owned by conn.c; everything else only refs, reads and unrefs. */
+/* One open libvirt connection to a launcher's daemon and the pod netns it serves. Refcounted
+ * (atomically: conn.c drops its reference on a worker thread): jobs and actions hold a reference and
+ * outlive the connection; `alive` says whether libvirt calls through it can still work. Owned by
+ * conn.c; everything else only refs, reads and unrefs. */
 #pragma once
 
 #include <stdbool.h>
@@ -21,5 +22,8 @@ struct pod {
 /* A new pod holding vc (taken) and ns_fd (taken); refs = 1, alive. NULL on ENOMEM (nothing taken). */
 struct pod *pod_new(virConnectPtr vc, int ns_fd, const char *label);
 struct pod *pod_ref(struct pod *p);
-/* Drops a reference; the last one closes the connection and the netns fd. NULL is a no-op. */
+/* Drops a reference; the last one closes the netns fd and the connection, the latter on a detached
+ * thread (never blocks the caller, even on a stalled daemon). NULL is a no-op. Any thread. */
 void pod_unref(struct pod *p);
+/* Shutdown: wait up to ms for the connections being closed; false when some are still closing. */
+bool pods_wait_closed(unsigned ms);

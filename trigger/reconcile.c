@@ -355,7 +355,7 @@ static struct pcache *pcache_start(struct pod *p, const char *uuid, const char *
         e->head_start = head_start;
         e->next = probes;
         probes = e;
-        r = dhcpprobe_start(p->ns_fd, tap, macs, 2, PROBE_TIMEOUT_MS, on_probe_done, e, &e->probe);
+        r = dhcpprobe_start(p->ns_fd, tap, macs, 2, relinkd_cfg->probe_timeout_ms, on_probe_done, e, &e->probe);
         if (r < 0) {
                 e->probe = NULL;
                 e->res = (struct probe_result) { .error = r };

@@ -7,6 +7,10 @@
 #   scenario "name"; …checks…      # prints a duration line for the previous scenario
 #   ok/not_ok/check/expect_eq (tests/lib-common.sh), check_eq/check_re/check_lt; the EXIT trap cleans up and prints "N passed, N failed".
 #
+# After EVERY migration (migrate_run's rl_post_migrate hook) the harness checks two invariants, once
+# relinkd had its time (before the next migration, at the next scenario and at the end; see
+# e2e_invariants): the domain has as many NICs as before, and relinkd's verdict agrees with the guest.
+#
 # Tests assert on what the guest logs on its serial console (RELINK lines), on relinkd's log and on ping.
 
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,6 +28,7 @@ check_lt() { if [ -n "$2" ] && [ "$2" -lt "$3" ] 2>/dev/null; then ok "$1 ($2 < 
 
 e2e_finish() {
 	local rc=$?
+	e2e_invariants
 	scenario_end
 	cluster_cleanup
 	echo "# total $((($(rl_ms) - E2E_T0) / 1000)) s"
@@ -65,6 +70,7 @@ e2e_world() {
 
 E2E_SCENARIO="" E2E_SCENARIO_T0=0
 scenario_end() {
+	e2e_invariants
 	[ -n "$E2E_SCENARIO" ] && echo "# scenario '$E2E_SCENARIO' took $((($(rl_ms) - E2E_SCENARIO_T0) / 1000)) s"
 	E2E_SCENARIO=""
 }
@@ -134,6 +140,10 @@ migrate_killing() {
 	wait "$killer"
 }
 
+# conn_label POD — how relinkd names its connection to the pod's launcher in its log ("conn=…"): the pod
+# UID when it found the launcher under the kubelet root (--kubevirt).
+conn_label() { pod_uid "$1"; }
+
 # Console lines of VMI after MARK; relinkd lines of NODE about VMI's domain after RMARK.
 since() { vm_log_since "$1" "$MARK"; }
 rlines() { tail -n +$((RMARK + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -F "domain=$(vm_domain "$1") "; }
@@ -153,4 +163,98 @@ diag() {
 	printf '%s\n' "guest after migration:" "$(since "$1" | tail -12)" "relinkd node $2 (this domain, warnings, errors):" \
 		"$(tail -n +$((RMARK + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -v ' debug ' |
 			grep -E "domain=$(vm_domain "$1") | warn | error " | tail -10)"
+}
+
+# ---------------------------------------------------------------- invariants after every migration
+
+# rl_post_migrate VMI (called by migrate_run) — queue the invariant checks of this migration.
+# rl_pre_migrate VMI (called by migrate_prepare) — check what is queued for VMI before it moves again.
+E2E_PENDING=()
+rl_post_migrate() { E2E_PENDING+=("$1 $MIG_POD $MIG_NICS_BEFORE $MIG_RMARK"); }
+rl_pre_migrate() { e2e_invariants "$1"; }
+
+# verdicts VMI NODE RMARK — per relink record relinkd acted on for VMI's domain since RMARK, its latest state:
+# "pending" (a decision other than none, no outcome yet), "verified", "FAILED", "aborted" or "none".
+# Printed as "RECORD STATE" lines. A restarted relinkd may decide again for the same record: the latest wins.
+verdicts() {
+	tail -n +$(($3 + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -F "domain=$(vm_domain "$1") " |
+		awk '{ rec = ""; for (i = 1; i <= NF; i++) if ($i ~ /^record=/) rec = substr($i, 8)
+			if (rec == "") next
+			if ($0 ~ / decision=none /) st[rec] = "none"
+			else if ($0 ~ / decision=/) st[rec] = "pending"
+			else if ($0 ~ / verified kind=/) st[rec] = "verified"
+			else if ($0 ~ / FAILED kind=/) st[rec] = "FAILED"
+			else if ($0 ~ / aborted kind=/) st[rec] = "aborted" }
+			END { for (r in st) print r, st[r] }' | sort
+}
+relinkd_running() { rl_alive "$(cat "$RUN/n$1/relinkd.pidt" 2>/dev/null)"; }
+
+# e2e_invariants — check every queued migration:
+#  1. the domain (in the pod it migrated to) has as many NICs as before the migration;
+#  2. relinkd's verdict agrees with the guest: for every record relinkd verified, the guest's latest lease
+#     on that NIC is the target pod's address; a FAILED verdict must not be contradicted by such a lease;
+#     an action still without an outcome after 30 s is a failure; no decision at all is reported (a
+#     comment when relinkd does not run on that node, a failure when it does).
+# e2e_invariants [VMI] — only VMI's queued migrations, or all.
+e2e_invariants() {
+	local e vmi pod nics rmark node dom v rec st ifname idx dev want got n keep=()
+	[ ${#E2E_PENDING[@]} -gt 0 ] || return 0
+	for e in "${E2E_PENDING[@]}"; do
+		read -r vmi pod nics rmark <<<"$e"
+		if [ -n "${1:-}" ] && [ "$vmi" != "$1" ]; then
+			keep+=("$e")
+			continue
+		fi
+		node=$(pod_get "$pod" node)
+		dom=$(vm_domain "$vmi")
+		if [ -e "$(pod_dir "$pod")/deleted" ]; then
+			echo "# invariants for $vmi → $pod skipped: the pod is gone"
+			continue
+		fi
+		# Let relinkd finish what it started (bounded), unless it does not run.
+		rl_wait 30 eval '! relinkd_running "$node" || ! verdicts "$vmi" "$node" "$rmark" | grep -q " pending$"'
+		v=$(verdicts "$vmi" "$node" "$rmark")
+		n=$(pod_virsh "$pod" domiflist "$dom" 2>/dev/null | grep -c ethernet)
+		check_eq "invariant: $vmi has as many NICs after the migration to $pod as before" "$n" "$nics"
+		if [ -z "$v" ]; then
+			if relinkd_running "$node"; then
+				not_ok "invariant: relinkd on node $node decided about $vmi after its migration" \
+					"no decision line for $dom in $RUN/n$node/relinkd.log after line $rmark"
+			else
+				echo "# invariant: no relinkd verdict for $vmi (relinkd does not run on node $node)"
+			fi
+			continue
+		fi
+		while read -r rec st; do
+			ifname=${rec##*@}
+			idx=$(awk -v i="$ifname" '$2 == i { print NR - 1; exit }' "$(pod_dir "$pod")/nets")
+			dev=eth${idx:-?}
+			want=$(pod_addr "$pod" "$ifname")
+			case $st in
+			verified)
+				rl_wait 5 eval '[ "$(vm_lease_ip "$vmi" "$dev")" = "$want" ]'
+				check_eq "invariant: $vmi $dev: relinkd verified $rec, the guest's lease is the target pod's address" \
+					"$(vm_lease_ip "$vmi" "$dev")" "$want"
+				;;
+			FAILED)
+				got=$(vm_lease_ip "$vmi" "$dev")
+				echo "# invariant: relinkd reported FAILED for $vmi $rec (guest lease on $dev: ${got:-none})"
+				if [ "$got" = "$want" ]; then
+					not_ok "invariant: $vmi $dev: relinkd's FAILED agrees with the guest" "the guest has the target lease $got"
+				else
+					ok "invariant: $vmi $dev: relinkd's FAILED agrees with the guest (no lease on $want)"
+				fi
+				;;
+			pending)
+				if relinkd_running "$node"; then
+					not_ok "invariant: $vmi $dev: relinkd reached a verdict on $rec within 30 s"
+				else
+					echo "# invariant: $vmi $rec: no verdict, relinkd on node $node is not running"
+				fi
+				;;
+			aborted | none) echo "# invariant: $vmi $rec: relinkd's last word is '$st'" ;;
+			esac
+		done <<<"$v"
+	done
+	E2E_PENDING=("${keep[@]}")
 }

@@ -64,14 +64,15 @@ MARK=$(vm_log_mark survivor)
 RMARK=$(relinkd_mark 2)
 migrate_prepare survivor 2 || exit 1
 TGT=$MIG_POD
-check "relinkd connected to the target launcher" eval 'relinkd_wait 2 "conn=$TGT connected" 10 "$RMARK" >/dev/null'
+C=$(conn_label "$TGT")
+check "relinkd connected to the target launcher" eval 'relinkd_wait 2 "conn=$C connected" 10 "$RMARK" >/dev/null'
 libvirtd_restart "$TGT" || exit 1
 # Either the open connection reports the close, or the --watch rescan finds the socket gone first.
 check "relinkd saw the connection drop" \
-	eval 'relinkd_wait 2 "conn=$TGT (connection closed|daemon gone)|$TGT/run/libvirt-sock is gone" 10 "$RMARK" >/dev/null'
-rl_wait 15 eval '[ "$(tail -n +$((RMARK + 1)) "$RUN/n2/relinkd.log" | grep -c "conn=$TGT connected")" -ge 2 ]'
+	eval 'relinkd_wait 2 "conn=$C (connection closed|daemon gone|pod=.* socket .* is gone)" 10 "$RMARK" >/dev/null'
+rl_wait 15 eval '[ "$(tail -n +$((RMARK + 1)) "$RUN/n2/relinkd.log" | grep -c "conn=$C connected")" -ge 2 ]'
 check_eq "relinkd reconnected to the restarted libvirtd" \
-	"$(tail -n +$((RMARK + 1)) "$RUN/n2/relinkd.log" | grep -c "conn=$TGT connected")" 2
+	"$(tail -n +$((RMARK + 1)) "$RUN/n2/relinkd.log" | grep -c "conn=$C connected")" 2
 migrate_run survivor || exit 1
 check_ping_back "survivor: ping comes back" survivor 2
 check_re "survivor: relinkd decided reattach on the migration event" "$(rlines survivor 2 | grep -m1 'decision=')" \
@@ -83,7 +84,7 @@ rl_wait 10 eval 'rlines survivor 2 | grep -q " verified "'
 MARK=$(vm_log_mark survivor)
 RMARK=$(relinkd_mark 2)
 libvirtd_restart "$(vm_pod survivor)" || exit 1
-check "relinkd reconnected" eval 'relinkd_wait 2 "conn=$(vm_pod survivor) connected" 15 "$RMARK" >/dev/null'
+check "relinkd reconnected" eval 'relinkd_wait 2 "conn=$(conn_label "$(vm_pod survivor)") connected" 15 "$RMARK" >/dev/null'
 check "survivor: still pinging 3 s after the restart" eval '! vm_wait_log survivor "$MARK" " ping-lost " 3 >/dev/null'
 check_eq "survivor: no second action" "$(rlines survivor 2 | grep -c 'decision=')" 0
 check_eq "survivor: guest saw nothing" "$(since survivor | grep -cE ' (nic-del|nic-add|carrier|lease-drop) ')" 0

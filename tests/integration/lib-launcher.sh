@@ -8,6 +8,7 @@
 #   session_launcher X UID       non-root (libvirt-qemu) session libvirtd in netns $P"X"; its run dir
 #                                ($T/X/run/libvirt: libvirt-sock + hard link virtqemud-sock) bind-mounted at
 #                                $K/pods/UID/$RT; PID_X = the daemon's pid
+#   session_restart X            its daemon stopped and started again on the same run dir (new socket)
 #   system_launcher X UID        root system-mode libvirtd in netns $P"X" (own /etc,/run,/var/lib,/var/log
 #                                libvirt), socket libvirt-sock in $T/X/sock bind-mounted at $K/pods/UID/$RT
 #   daemon_gone PID              wait (5 s) until a killed daemon has exited
@@ -77,6 +78,22 @@ netns_id() { stat -L -c '%d:%i' "/proc/$1/ns/net"; }
 session_launcher() {
 	local x=$1 uid=$2 d=$T/$1 lns
 	netns_new lns "$x"
+	session_daemon "$x" "$lns" || return 1
+	mkdir -p "$K/pods/$uid/$RT" && mount --bind "$d/run/libvirt" "$K/pods/$uid/$RT" || return 1
+	mounted "$K/pods/$uid/$RT"
+}
+
+# session_restart X: stop launcher X's session daemon and start a new one on the same run dir (what a
+# crashed and restarted virtqemud looks like through the same pod volume). Sets PID_X.
+session_restart() {
+	local x=$1 pid_var=PID_$1
+	kill "${!pid_var}" && daemon_gone "${!pid_var}" || return 1
+	rm -f "$T/$x/run/libvirt/virtqemud-sock"
+	session_daemon "$x" "$P$x"
+}
+
+session_daemon() {
+	local x=$1 lns=$2 d=$T/$1
 	mkdir -p "$d/run" "$d/home" "$d/cfg"
 	chown -R libvirt-qemu: "$d"
 	ip netns exec "$lns" setpriv --reuid=libvirt-qemu --regid=libvirt-qemu --clear-groups \
@@ -85,9 +102,7 @@ session_launcher() {
 	printf -v "PID_$x" '%s' $!
 	daemon_started $!
 	wait_for 60 test -S "$d/run/libvirt/libvirt-sock" || return 1
-	ln "$d/run/libvirt/libvirt-sock" "$d/run/libvirt/virtqemud-sock" || return 1
-	mkdir -p "$K/pods/$uid/$RT" && mount --bind "$d/run/libvirt" "$K/pods/$uid/$RT" || return 1
-	mounted "$K/pods/$uid/$RT"
+	ln "$d/run/libvirt/libvirt-sock" "$d/run/libvirt/virtqemud-sock"
 }
 
 system_launcher() {

@@ -30,7 +30,7 @@ RELINKD=${RELINKD:-$ROOT/bin/relinkd}
 kl_init
 
 # relinkd's private link directory (mkdtemp under /run), one link per connection attempt
-ALIAS_RE='/run/relinkd\.[A-Za-z0-9]{6}/[0-9]+'
+ALIAS_RE='/run/relinkd\.[0-9]+/[0-9]+'
 # connected_line UID: relinkd's "connected" line for that pod (exactly one expected).
 connected_line() { grep -E "conn=$1 connected pod=$1 " "$LOG"; }
 # check_launcher TAG UID PID SOCKNAME: connected once, to that socket name, with the daemon's pid and netns.
@@ -55,6 +55,13 @@ n=$(printf '%s' "$K/pods/$UA/$RT/virtqemud-sock" | wc -c)
 check "host socket path is longer than a UNIX socket address ($n bytes)" test "$n" -gt 108
 check "launchers run in their own netns" test "$(netns_id "$PID_a")" != "$(netns_id "$PID_b")"
 
+# A link directory left by a relinkd that was SIGKILLed (its pid is gone): swept at start.
+sh -c 'exit 0' &
+dead=$!
+wait $dead
+stale=/run/relinkd.$dead
+if [ ! -e "$stale" ] && mkdir -m 0700 "$stale" && ln -s "$T" "$stale/1"; then :; else stale=""; fi
+
 # relinkd as the DaemonSet runs it: hostNetwork (own netns here), hostPID, kubelet dir HostToContainer.
 netns_new hostns h
 ip netns exec "$hostns" "$RELINKD" --kubevirt --kubelet-root "$K" --state-dir "$T/state" \
@@ -66,6 +73,8 @@ check "relinkd connected to launcher B (system, root)" wait_for 20 log_has "conn
 check_launcher "A (session daemon owned by libvirt-qemu, two names)" "$UA" "$PID_a" virtqemud-sock
 check_launcher "B (root system daemon, libvirt-sock)" "$UB" "$PID_b" libvirt-sock
 check "the daemon of A is not root" test "$(stat -c %U "/proc/$PID_a")" = libvirt-qemu
+check "a dead relinkd's link directory was swept (${stale:-none made})" test -n "$stale" -a ! -e "$stale"
+check "its own link directory is relinkd.<pid>, mode 0700" test "$(stat -c %a "/run/relinkd.$RPID" 2>&1)" = 700
 
 # D: listening but never accepting, backlog already full: probing it must not freeze the loop.
 stuck_launcher backlog d "$UD" || _fatal "backlog-full launcher D: $(cat "$T/d/stuck.log")"
@@ -112,15 +121,24 @@ check "relinkd drops launcher D when its pod dir is removed" wait_for 10 log_has
 check "relinkd drops launcher E when its pod dir is removed" wait_for 10 log_has "conn=$UE pod=$UE socket .* is gone"
 expect_eq "metrics: 2 launchers followed" "$(metric relinkd_connections_followed)" 2
 
+# A's daemon restarts (same pod volume, new socket): relinkd reconnects, with the new daemon's netns.
+session_restart a || _fatal "restart A: $(tail -3 "$T/a/libvirtd.log")"
+check "A restarted: relinkd reconnects" wait_for 15 eval '[ "$(log_count "conn=$UA connected ")" -eq 2 ]'
+check "... after logging the close" log_has "conn=$UA connection closed \(eof\), reconnecting|conn=$UA daemon gone"
+check "... to the new daemon" log_has "conn=$UA connected pod=$UA peer_pid=$PID_a netns=$(netns_id "$PID_a") "
+
+# A's daemon stalls (SIGSTOP) with its connection open: shutting down must not wait for it.
+kill -STOP "$PID_a"
 t0=$(date +%s%N)
 kill -TERM "$RPID"
 wait "$RPID"
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-expect_eq "relinkd exits 0 on SIGTERM, E's attempt still blocked" "$rc" 0
+expect_eq "relinkd exits 0 on SIGTERM, E's attempt still blocked, A's daemon stopped" "$rc" 0
 check "... within 2 s (${ms} ms)" test "$ms" -lt 2000
+kill -CONT "$PID_a"
 check "... saying so" log_has "1 connection attempt\(s\) still blocked"
-adir=$(grep -E -o -m1 "socket=/run/relinkd\.[A-Za-z0-9]{6}/" "$LOG" | sed 's/^socket=//')
+adir=$(grep -E -o -m1 "socket=/run/relinkd\.[0-9]+/" "$LOG" | sed 's/^socket=//')
 check "... and removing its link directory ($adir)" test -n "$adir" -a ! -e "$adir"
 check "no error lines" no_log "relinkd: error"
 [ "$failed" -eq 0 ] || sed 's/^/#   log: /' "$LOG"

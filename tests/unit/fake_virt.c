@@ -412,7 +412,7 @@ static int f_detach(virDomainPtr dom, const char *alias, const char *iface_xml) 
         if (!n)
                 return fail("fake: no device with that alias");
         d->unplug_requests++;
-        if (d->release_on && ++n->requests == d->release_on)
+        if (++n->requests == d->release_on)
                 schedule_release(d, n, d->release_ms);
         return 0;
 }

@@ -123,8 +123,8 @@ static bool pending_for(const char *pci) {
 }
 
 /* The rule: the running domain has exactly one NIC at the slot (with mac, unless NULL). At rest
- * (outstanding == false) nothing is missing and no unplug is recorded; with an unplug outstanding
- * its entry is in the domain. */
+ * (outstanding == false) nothing is missing, no unplug is recorded and no action holds the NIC; with
+ * an unplug outstanding its entry is in the domain. */
 static void assert_rule(const char *pci, const char *mac, bool outstanding) {
         unsigned at_slot = 0;
 
@@ -138,7 +138,7 @@ static void assert_rule(const char *pci, const char *mac, bool outstanding) {
         assert_int_equal(relinkd_metrics.nics_missing, 0);
         assert_int_equal(pending_for(pci), outstanding);
         if (!outstanding)
-                assert_int_equal(actions_active(), 0);
+                assert_false(action_busy(dom.pod, fake_domptr(&dom), pci));
 }
 
 static int start_on(const char *pci, enum action kind, const char *mac_new, const char *mac_alt) {
@@ -784,6 +784,25 @@ static void test_hotplugs_of_one_domain_queue(void **state) {
         assert_rule(PCI2, "02:00:00:00:00:22", false);
 }
 
+static void test_stuck_unplug_does_not_hold_the_queue(void **state) {
+        /* the first NIC's guest never lets go; the second NIC goes ahead once the first is past its deadline */
+        fake_dom_add_nic(&dom, PCI2, "02:00:00:00:00:02", "tap1");
+        snprintf(dom.served_mac[1], 18, "02:00:00:00:00:22");
+        dom.release_on = 0;
+        start(ACTION_REATTACH, NEW, NULL);
+        assert_int_equal(start_on(PCI2, ACTION_REATTACH, "02:00:00:00:00:22", NULL), 0);
+        fake_run(4999);
+        assert_int_equal(fake_dom_nic(&dom, PCI2)->requests, 0);
+        fake_run(1);
+        fake_run(0);
+        assert_int_equal(fake_dom_nic(&dom, PCI2)->requests, 1);
+        fake_guest_release(&dom, PCI2, true);
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI2, "02:00:00:00:00:22", false);
+        assert_rule(PCI, OLD, true);                /* still waiting for the first guest */
+}
+
 static void test_domain_stops_mid_unplug(void **state) {
         dom.release_on = 0;
         start(ACTION_REATTACH, NEW, NULL);
@@ -871,6 +890,7 @@ int main(void) {
                 T(test_reread_fails_before_attach),
                 T(test_replug_when_guest_ejects_again),
                 T(test_hotplugs_of_one_domain_queue),
+                T(test_stuck_unplug_does_not_hold_the_queue),
                 T(test_domain_stops_mid_unplug),
                 T(test_shutdown_mid_flap),
                 T(test_shutdown_after_release),

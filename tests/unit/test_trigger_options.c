@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
+#include "trigger/dhcpprobe.h"
 #include "trigger/options.h"
 
 #define MAX_ARGS 32
@@ -35,6 +36,7 @@ static void test_defaults(void **state) {
         assert_int_equal(o.verify_flap_ms, OPTS_DEFAULT_VERIFY_FLAP_MS);
         assert_int_equal(o.verify_reattach_ms, OPTS_DEFAULT_VERIFY_REATTACH_MS);
         assert_int_equal(o.detach_timeout_ms, OPTS_DEFAULT_DETACH_TIMEOUT_MS);
+        assert_int_equal(o.probe_timeout_ms, PROBE_TIMEOUT_MS);
         assert_int_equal(o.log_level, LOG_LEVEL_INFO);
         assert_int_equal(o.n_watch, 1);
         assert_int_equal(o.n_connect, 0);
@@ -73,7 +75,7 @@ static void test_full(void **state) {
         static const char *const args[] = {
                 "--state-dir", "/s", "--connect", "qemu:///system", "--netns", "/run/netns/a",
                 "--connect", "qemu+unix:///system?socket=/x", "--hold-ms", "1500", "--verify-ms=3000",
-                "--reattach-verify-ms", "9000", "--log-level", "debug", "--metrics-file", "/m.prom",
+                "--reattach-verify-ms", "9000", "--probe-timeout-ms", "150", "--log-level", "debug", "--metrics-file", "/m.prom",
                 "--dry-run", NULL,
         };
         struct opts o;
@@ -88,6 +90,7 @@ static void test_full(void **state) {
         assert_int_equal(o.hold_ms, 1500);
         assert_int_equal(o.verify_flap_ms, 3000);
         assert_int_equal(o.verify_reattach_ms, 9000);
+        assert_int_equal(o.probe_timeout_ms, 150);
         assert_int_equal(o.log_level, LOG_LEVEL_DEBUG);
         assert_string_equal(o.metrics_file, "/m.prom");
         assert_true(o.dry_run);
@@ -105,6 +108,7 @@ static const struct bad {
         { { "--watch", "x", "--hold-ms", "-5", NULL }, "--hold-ms" },
         { { "--watch", "x", "--hold-ms", "1s", NULL }, "--hold-ms" },
         { { "--watch", "x", "--verify-ms", "99999999999", NULL }, "--verify-ms" },
+        { { "--watch", "x", "--probe-timeout-ms", "10", NULL }, "--probe-timeout-ms: expected milliseconds in 20..10000" },
         { { "--watch", "x", "--log-level", "loud", NULL }, "--log-level" },
         { { "--watch", "x", "--bogus", NULL }, "unknown option '--bogus'" },
         { { "--watch", "x", "extra", NULL }, "unexpected argument 'extra'" },
@@ -138,11 +142,21 @@ static void test_help_alone(void **state) {
         assert_true(o.help);
 }
 
+static void test_version_alone(void **state) {
+        static const char *const args[] = { "--version", NULL };
+        struct opts o;
+        char err[256];
+
+        assert_int_equal(parse(args, &o, err, sizeof(err)), 0);
+        assert_true(o.version);
+        assert_false(o.help);
+}
+
 static void test_usage_documents_every_option(void **state) {
         static const char *const names[] = {
                 "--state-dir", "--connect", "--netns", "--watch", "--hold-ms", "--verify-ms",
-                "--reattach-verify-ms", "--detach-timeout-ms", "--rescan-ms", "--backoff-max-ms",
-                "--metrics-file", "--log-level", "--no-escalate", "--dry-run", "--help", "link-watch",
+                "--reattach-verify-ms", "--detach-timeout-ms", "--probe-timeout-ms", "--rescan-ms", "--backoff-max-ms",
+                "--metrics-file", "--log-level", "--no-escalate", "--dry-run", "--help", "--version", "link-watch",
                 "NetworkManager", "--kubevirt", "--kubelet-root", "/var/lib/kubelet", "virtqemud-sock",
                 "libvirt-sock", "volumes/kubernetes.io~empty-dir/libvirt-runtime", "qemu+unix:///session",
                 "hostPID", "backlog",
@@ -197,6 +211,7 @@ int main(void) {
                 cmocka_unit_test(test_kubevirt),
                 cmocka_unit_test(test_bad),
                 cmocka_unit_test(test_help_alone),
+                cmocka_unit_test(test_version_alone),
                 cmocka_unit_test(test_usage_documents_every_option),
                 cmocka_unit_test(test_uri_socket_path),
         };
