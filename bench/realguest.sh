@@ -100,7 +100,7 @@ sample() {
 	# address fails until the guest has it).
 	ip netns exec "$(node_ns "$to")" ping -n -D -i 0.1 -W 1 -c 600 "$ip" >"$pl" 2>&1 &
 	pinger=$!
-	dg_migrate_run "$vmi" || { kill "$pinger" 2>/dev/null; die "$vmi: migration failed"; }
+	migrate_run "$vmi" || { kill "$pinger" 2>/dev/null; die "$vmi: migration failed"; }
 	MIGRATIONS=$((MIGRATIONS + 1))
 	done=$(relinkd_wait "$to" "domain=$(vm_domain "$vmi") .*( verified | FAILED )" 60 "$rmark")
 	dg_wait_lease "$vmi" "$mark" "$ip" 30 >/dev/null

@@ -127,7 +127,7 @@ rg_migrate_case() {
 	mark=$(vm_log_mark "$vmi")
 	rmark=$(relinkd_mark 2)
 	echo "# --- $name: $stack, MAC $([ "$path" = pin ] && echo unchanged || echo changed) ($vmi)"
-	if ! dg_migrate "$vmi" 2; then
+	if ! migrate "$vmi" 2; then
 		not_ok "$name: live migration to node 2" "$(tail -3 "$RUN/vms/$vmi/migrate.out")"
 		return 1
 	fi
