@@ -673,11 +673,10 @@ EOF
 		return 1
 	fi
 	ln -f "$ed/libvirt-sock" "$ed/virtqemud-sock" || return 1
-	# The QEMU capabilities probe happens here (once per run when the cache was empty).
+	# The QEMU capabilities probe happens here (only when the seeded cache is missing or stale).
 	pod_virsh "$pod" capabilities >/dev/null || return 1
-	if [ -n "${caps:-}" ] && ! compgen -G "$RL_CAPS_CACHE/*.xml" >/dev/null; then
-		cp -p "$caps"/*.xml "$RL_CAPS_CACHE"/ 2>/dev/null
-	fi
+	# Keep the shared copy current: libvirt re-probes when QEMU or libvirt changed, cp -u takes the newer file.
+	[ -z "${caps:-}" ] || cp -pu "$caps"/*.xml "$RL_CAPS_CACHE"/ 2>/dev/null
 	events_start "$pod"
 }
 
@@ -939,7 +938,7 @@ migrate_run() {
 	local vmi=$1 src tgt=$MIG_POD t0 sock
 	src=$(vm_pod "$vmi")
 	MIG_SRC=$src
-	MIG_NICS_BEFORE=$(pod_virsh "$src" domiflist "$(vm_domain "$vmi")" 2>/dev/null | grep -c ethernet)
+	MIG_NICS_BEFORE=$(pod_virsh "$src" domiflist "$(vm_domain "$vmi")" 2>/dev/null | grep -c .)
 	MIG_MARK=$(vm_log_mark "$vmi")
 	MIG_RMARK=$(relinkd_mark "$(pod_get "$tgt" node)")
 	export MIG_SRC MIG_NICS_BEFORE MIG_MARK MIG_RMARK

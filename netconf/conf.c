@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "common/utf8.h"
 #include "common/util.h"
 #include "netconf/conf.h"
 #include "netconf/json.h"
@@ -303,13 +304,16 @@ int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, siz
         _cleanup_cjson_ cJSON *root = NULL;
         struct netconf *c = NULL;
         const cJSON *v, *args;
+        char jerr[128];
         int r;
 
         if (err && es)
                 err[0] = '\0';
-        root = json_parse_strict(buf, len);
-        if (!root)
-                return fail(err, es, -EBADMSG, "network configuration is not valid JSON");
+        r = json_parse_strict(buf, len, &root, jerr, sizeof(jerr));
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return fail(err, es, r, "network configuration refused: %s", jerr);
         if (!cJSON_IsObject(root))
                 return fail(err, es, -EBADMSG, "network configuration is not a JSON object");
 
@@ -391,6 +395,19 @@ int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, siz
 out:
         conf_free(c);
         return r;
+}
+
+void conf_peek_version(const char *buf, size_t len, char *ret, size_t size) {
+        _cleanup_cjson_ cJSON *root = NULL;
+        const cJSON *v;
+
+        if (size)
+                ret[0] = '\0';
+        if (json_parse_strict(buf, len, &root, NULL, 0) < 0)
+                return;
+        v = cJSON_GetObjectItemCaseSensitive(root, "cniVersion");
+        if (cJSON_IsString(v) && conf_version_supported(v->valuestring))
+                snprintf(ret, size, "%s", v->valuestring);
 }
 
 void conf_free(struct netconf *c) {
@@ -490,6 +507,8 @@ int cni_args_parse(const char *s, struct cni_args *ret, char *err, size_t es) {
                                 continue;
                         if (vlen >= keys[i].size)
                                 return fail(err, es, -EINVAL, "CNI_ARGS: %s is too long", keys[i].key);
+                        if (!utf8_valid(eq + 1, vlen))  /* recorded as a JSON string */
+                                return fail(err, es, -EINVAL, "CNI_ARGS: %s is not valid UTF-8", keys[i].key);
                         memcpy((char *)&a + keys[i].off, eq + 1, vlen);
                         ((char *)&a + keys[i].off)[vlen] = '\0';
                 }

@@ -70,13 +70,17 @@ struct netconf {
 
 /*
  * Parse the stdin document. Returns 0, or:
- *   -EBADMSG          not JSON / not an object (CNI code 6)
+ *   -EBADMSG          not JSON / not UTF-8 / not an object (CNI code 6)
  *   -EPROTONOSUPPORT  cniVersion missing from conf_supported_versions (code 1)
- *   -EINVAL           a field has the wrong type or value (code 7)
+ *   -EINVAL           a field has the wrong type or value, "\u0000" in a string, or duplicate keys
+ *                     (see json_parse_strict) anywhere in the document (code 7)
  * with a human-readable reason in err.
  */
 int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, size_t err_size);
 void conf_free(struct netconf *c);
+/* The document's cniVersion when it is a supported version, else "" (for errors about a config
+ * conf_parse refused: the error document then speaks the config's version). */
+void conf_peek_version(const char *buf, size_t len, char *ret, size_t size);
 static inline void conf_freep(struct netconf **c) { conf_free(*c); }
 
 /* prevResult re-encoded in c->cni_version (ips[].version kept/derived for < 1.0.0, dropped from 1.0.0).
@@ -95,7 +99,8 @@ struct cni_args {
         char pod_infra_container_id[RECORD_NAME_MAX + 1];
 };
 
-/* "K=V;K=V"; unknown keys ignored. -EINVAL (reason in err) for a pair without '=' or an oversize value. */
+/* "K=V;K=V"; unknown keys ignored. -EINVAL (reason in err) for a pair without '=', an oversize value or
+ * a known key's value that is not valid UTF-8. */
 int cni_args_parse(const char *s, struct cni_args *ret, char *err, size_t err_size);
 
 /* KubeVirt: pod "virt-launcher-<vmi>-<5 lower-case alnum>" in namespace ns → "<ns>_<vmi>"; else "". */

@@ -8,5 +8,11 @@
 static inline void cjson_deletep(cJSON **p) { cJSON_Delete(*p); }
 #define _cleanup_cjson_ __attribute__((__cleanup__(cjson_deletep)))
 
-/* Parse buf[0..len) as one JSON value followed only by whitespace; NULL otherwise (or on NUL bytes). */
-cJSON *json_parse_strict(const char *buf, size_t len);
+/*
+ * Parse buf[0..len) as one JSON value followed only by whitespace. Refused, with a reason in err:
+ *   -EBADMSG  not JSON, a NUL byte, or not well-formed UTF-8 (RFC 8259 requires it)
+ *   -EINVAL   "\u0000" in any string (C would cut the string there), or an object with two keys that
+ *             Go's encoding/json would treat as one (equal ignoring case; cJSON decides by the first,
+ *             Go runtimes by the last, so neither may decide)
+ */
+int json_parse_strict(const char *buf, size_t len, cJSON **ret, char *err, size_t err_size);

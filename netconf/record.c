@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "common/utf8.h"
 #include "common/util.h"
 #include "netconf/json.h"
 #include "netconf/record.h"
@@ -36,7 +37,7 @@ bool record_ifname_valid(const char *s) {
                 if (n >= IFNAMSIZ - 1)
                         return false;
         }
-        return true;
+        return utf8_valid(s, n);       /* it names a file and a JSON string */
 }
 
 /* ---- encode ---- */
@@ -234,8 +235,7 @@ int record_from_json(const char *buf, size_t len, struct record **ret) {
         double d;
         int k = 0;
 
-        o = json_parse_strict(buf, len);
-        if (!o || !cJSON_IsObject(o))
+        if (json_parse_strict(buf, len, &o, NULL, 0) < 0 || !cJSON_IsObject(o))
                 return -EBADMSG;
         r = calloc(1, sizeof(*r));
         if (!r)

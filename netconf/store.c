@@ -20,6 +20,18 @@ struct store {
         bool create;
 };
 
+/* mkdir, then the mode set explicitly on what was made: the umask neither widens nor narrows it. */
+static int mkdir_mode(int at, const char *name, mode_t mode) {
+        _cleanup_close_ int fd = -1;
+
+        if (mkdirat(at, name, mode) < 0)
+                return errno == EEXIST ? 0 : -errno;
+        fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        return fchmod(fd, mode) < 0 ? -errno : 0;
+}
+
 static int mkdir_p(const char *dir) {
         char path[PATH_MAX];
 
@@ -30,11 +42,38 @@ static int mkdir_p(const char *dir) {
                         continue;
                 char c = *p;
                 *p = '\0';
-                if (mkdir(path, 0700) < 0 && errno != EEXIST)
-                        return -errno;
+                int r = mkdir_mode(AT_FDCWD, path, 0700);
+                if (r < 0)
+                        return r;
                 *p = c;
                 if (c == '\0')
                         return 0;
+        }
+}
+
+/* Records drive relinkd's actions on VMs: only a directory nobody else can write is trusted. */
+static int dir_trusted(int fd) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+                return -EPERM;
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return -EACCES;
+        return 0;
+}
+
+const char *store_strerror(int r) {
+        switch (r) {
+        case -EPERM:
+                return "not owned by root";
+        case -EACCES:
+                return "group- or world-writable";
+        default:
+                return strerror(-r);
         }
 }
 
@@ -54,6 +93,9 @@ int store_open(const char *dir, bool create, struct store **ret) {
         }
         if (fd < 0)
                 return -errno;
+        int r = dir_trusted(fd);
+        if (r < 0)
+                return r;
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
@@ -79,12 +121,18 @@ static int network_dir(struct store *s, const char *network, bool create, int *r
                 return -EINVAL;
         fd = openat(s->dir_fd, network, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0 && errno == ENOENT && create) {
-                if (mkdirat(s->dir_fd, network, 0700) < 0 && errno != EEXIST)
-                        return -errno;
+                int r = mkdir_mode(s->dir_fd, network, 0700);
+                if (r < 0)
+                        return r;
                 fd = openat(s->dir_fd, network, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         }
         if (fd < 0)
                 return errno == ENOTDIR ? -ELOOP : -errno;
+        int r = dir_trusted(fd);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
         *ret_fd = fd;
         return 0;
 }
@@ -153,8 +201,10 @@ int store_lock(struct store *s, const char *network, bool exclusive) {
         r = network_dir(s, network, s->create, &dfd);
         if (r < 0)
                 return r;
-        fd = openat(dfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        fd = openat(dfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
         if (fd < 0)
+                return -errno;
+        if (fchmod(fd, 0600) < 0)       /* whatever the umask was when it was created */
                 return -errno;
         for (unsigned waited = 0;; waited += 2) {
                 if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
@@ -298,6 +348,11 @@ int store_foreach(struct store *s, const char *network,
                                 continue;
                         k = foreach_in(s, de->d_name, fn, userdata, &skipped, &visited);
                         if (k == -ENOENT || k == -ENOTDIR || k == -ELOOP) {
+                                k = 0;
+                                continue;
+                        }
+                        if (k == -EPERM || k == -EACCES) {     /* an untrusted network directory */
+                                skipped++;
                                 k = 0;
                                 continue;
                         }

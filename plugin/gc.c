@@ -52,14 +52,14 @@ int verb_gc(const struct cni_call *c) {
         if (k == -ENOENT)
                 return 0;
         if (k < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-k), "cannot open stateDir '%s'", conf->state_dir);
+                return cni_fail(CNI_ERR_IO, store_strerror(k), "cannot open stateDir '%s'", conf->state_dir);
         lock_fd = store_lock(s, conf->name, true);
         if (lock_fd == -ENOENT)
                 return 0;
         if (lock_fd == -EAGAIN)
                 return cni_fail(CNI_ERR_TRY_AGAIN, NULL, "state of network '%s' is busy", conf->name);
         if (lock_fd < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-lock_fd), "cannot lock network '%s'", conf->name);
+                return cni_fail(CNI_ERR_IO, store_strerror(lock_fd), "cannot lock network '%s'", conf->name);
 
         k = store_foreach(s, conf->name, collect, &st, &skipped);
         if (k < 0) {
@@ -69,7 +69,7 @@ int verb_gc(const struct cni_call *c) {
         for (size_t i = 0; i < st.n; i++) {
                 k = store_remove(s, conf->name, st.items[i].container_id, st.items[i].ifname);
                 if (k < 0 && k != -ENOENT)
-                        log_warn("GC: cannot remove '%s@%s': %s", st.items[i].container_id, st.items[i].ifname,
+                        log_warn("GC: cannot remove %s ifname=%s: %s", st.items[i].container_id, LOG_Q(st.items[i].ifname),
                                  strerror(-k));
                 else if (k == 0)
                         removed++;

@@ -4,6 +4,7 @@
 
 #include "common/fileio.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "common/version.h"
 #include "netconf/conf.h"
@@ -41,6 +42,9 @@ static int do_version(void) {
 /* Collect every missing/invalid environment variable into one message. */
 static void env_problem(char *buf, size_t size, const char *var, const char *what, const char *value) {
         size_t n = strlen(buf);
+
+        if (value && !utf8_valid_str(value))
+                value = NULL;   /* the error document is JSON: never echo bytes that are not UTF-8 */
 
         snprintf(buf + n, size - n, "%s%s %s%s%.64s%s", n ? ", " : "", var, what, value ? " '" : "",
                  value ? value : "", value ? "'" : "");
@@ -123,6 +127,8 @@ static int run(const char *command, char *version, size_t version_size) {
         pr = conf_parse(input, len, &conf, err, sizeof(err));
         if (conf)
                 snprintf(version, version_size, "%s", conf->cni_version);
+        else if (pr != -ENOMEM)
+                conf_peek_version(input, len, version, version_size);
 
         /* Environment first (as libcni's skel does), all problems in one error. */
         if (check_env(v, &call) < 0)
@@ -138,12 +144,14 @@ static int run(const char *command, char *version, size_t version_size) {
         if (conf->log_file[0]) {
                 r = log_open("relink", conf->log_file, level);
                 if (r < 0)
-                        log_warn("cannot open logFile '%s': %s", conf->log_file, strerror(-r));
+                        log_warn("cannot open logFile %s: %s", LOG_Q(conf->log_file),
+                                 r == -ELOOP ? "it is a symbolic link" :
+                                 r == -EBADFD ? "not a regular file" :
+                                 r == -EMLINK ? "the file has more than one name" : strerror(-r));
         }
         call.conf = conf;
         log_debug("relink %s: %s network=%s container=%s ifname=%s netns=%s", relink_version, command, conf->name,
-                  call.container_id ? call.container_id : "", call.ifname ? call.ifname : "",
-                  call.netns ? call.netns : "");
+                  call.container_id ? call.container_id : "", LOG_Q(call.ifname), LOG_Q(call.netns));
         return v->run(&call);
 }
 

@@ -11,7 +11,7 @@ int verb_status(const struct cni_call *c) {
 
         k = store_open(c->conf->state_dir, true, &s);
         if (k < 0)
-                return cni_fail(CNI_ERR_NOT_AVAILABLE, strerror(-k), "state directory '%s' cannot be opened",
+                return cni_fail(CNI_ERR_NOT_AVAILABLE, store_strerror(k), "state directory '%s' cannot be opened",
                                 c->conf->state_dir);
         k = store_usable(s, &reason);
         if (k < 0)

@@ -21,10 +21,14 @@ PACKAGES=(
 	busybox-static nftables iproute2 cpio gzip kmod
 	# real Debian guests (guest/debian/build.sh, tests/realguest/): root file system, image, overlays
 	mmdebstrap e2fsprogs qemu-utils
+	# fuzzing (tests/fuzz/, make fuzz): clang with the libFuzzer/ASan/UBSan runtimes, llvm-symbolizer for reports
+	clang libclang-rt-14-dev llvm
 	# tests, benchmarks
 	hyperfine jq time procps util-linux iputils-ping
 	# manifest checks (tests/integration/t-examples.sh)
 	python3 python3-yaml systemd binutils diffutils
+	# packaging: man pages, make deb + lintian, metrics over HTTP, the OCI image (t-man, t-deb, t-image)
+	groff-base groff man-db dpkg-dev debhelper fakeroot lintian libmicrohttpd-dev curl podman buildah runc
 )
 
 missing_packages() {

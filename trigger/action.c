@@ -367,12 +367,16 @@ static void arm(struct act *a, int *slot, unsigned ms, timer_fn fn) {
 
 /* ---- verification ---- */
 
+/* Frames read per port callback, and at most discarded before a verification window opens. */
+#define PORT_BURST     64
+#define PORT_DRAIN_MAX 1024
+
 static void port_drain(struct act *a) {
         struct dhcp_seen s;
 
         if (a->port_fd < 0)
                 return;
-        while (virtdom->port_read(a->port_fd, &s) == 0)
+        for (unsigned i = 0; i < PORT_DRAIN_MAX && virtdom->port_read(a->port_fd, &s) == 0; i++)
                 ;
 }
 
@@ -446,9 +450,11 @@ static void start_verify(struct act *a) {
 static void on_port(int fd, void *opaque) {
         struct act *a = opaque;
         struct dhcp_seen s;
-        int r;
+        int r = 0;
 
-        while ((r = virtdom->port_read(fd, &s)) == 0) {
+        /* At most PORT_BURST frames per call: a guest flooding DHCP cannot hold the event loop (the
+         * socket stays readable, the loop calls again after the others' turn). */
+        for (unsigned burst = 0; burst < PORT_BURST && (r = virtdom->port_read(fd, &s)) == 0; burst++) {
                 if (a->phase != PH_VERIFY || strcasecmp(s.chaddr, a->mac_now) != 0)
                         continue;
                 switch (s.msgtype) {

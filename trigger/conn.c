@@ -251,6 +251,10 @@ static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int deta
                         domain_schedule(c->pod, dom, TRIGGER_MIGRATED, t);
                 else if (detail == VIR_DOMAIN_EVENT_RESUMED_POSTCOPY)
                         domain_schedule(c->pod, dom, TRIGGER_POSTCOPY, t);
+                else if (detail == VIR_DOMAIN_EVENT_RESUMED_UNPAUSED)
+                        /* A reconcile skips paused domains: look again once it runs (e.g. an unplug a
+                         * restarted relinkd found outstanding in a paused domain resumes from there). */
+                        domain_schedule(c->pod, dom, TRIGGER_RECONCILE, t);
                 break;
         case VIR_DOMAIN_EVENT_STARTED:
                 log_info("conn=%s pod=%s domain=%s started", c->label, *c->pod_uid ? c->pod_uid : "-",

@@ -200,7 +200,7 @@ int dhcpwatch_open(int netns_fd, const char *ifname, int *ret_fd) {
 int dhcpwatch_read(int fd, struct dhcp_seen *ret) {
         uint8_t buf[9216];
 
-        for (;;) {
+        for (unsigned skipped = 0; skipped < DHCPWATCH_MAX_SKIP; skipped++) {
                 struct sockaddr_ll from = {};
                 socklen_t from_len = sizeof(from);
                 ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *) &from, &from_len);
@@ -215,4 +215,5 @@ int dhcpwatch_read(int fd, struct dhcp_seen *ret) {
                         return 0;
                 }
         }
+        return -EAGAIN;         /* a burst of non-DHCP frames: the caller's turn is over, fd stays readable */
 }

@@ -33,6 +33,8 @@ int dhcp_parse_frame(const uint8_t *frame, size_t len, struct dhcp_seen *ret);
 /* AF_PACKET + BPF udp 67/68 on ifname inside netns_fd, nonblocking, cloexec; ifname is resolved in that
  * netns (-ENODEV when absent). The calling thread's netns is restored (netns_leave). 0 or -errno. */
 int dhcpwatch_open(int netns_fd, const char *ifname, int *ret_fd);
-/* Next DHCP frame (with its direction); non-DHCP frames are skipped. 0, -EAGAIN when nothing
- * pending, or -errno. */
+/* Next DHCP frame (with its direction); non-DHCP frames are skipped, at most DHCPWATCH_MAX_SKIP per
+ * call. 0, -EAGAIN when nothing is pending or that many were skipped (the fd is then still readable:
+ * a poll loop calls again), or -errno. */
+#define DHCPWATCH_MAX_SKIP 64
 int dhcpwatch_read(int fd, struct dhcp_seen *ret);

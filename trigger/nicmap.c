@@ -142,16 +142,20 @@ void records_free(struct record **recs, size_t n) {
         free(recs);
 }
 
-int records_for_netns(struct store *s, uint64_t dev, uint64_t ino, struct record ***ret, size_t *ret_n) {
+int records_for_netns(struct store *s, uint64_t dev, uint64_t ino, struct record ***ret, size_t *ret_n,
+                      unsigned *ret_skipped) {
         struct collect c = { .dev = dev, .ino = ino };
+        unsigned skipped = 0;
         int r;
 
-        r = store_foreach(s, NULL, collect_one, &c, NULL);
+        r = store_foreach(s, NULL, collect_one, &c, &skipped);
         if (r < 0) {
                 records_free(c.recs, c.n);
                 return r;
         }
         *ret = c.recs;
         *ret_n = c.n;
+        if (ret_skipped)
+                *ret_skipped = skipped;
         return 0;
 }

@@ -26,6 +26,9 @@ int pod_links_read(int netns_fd, struct pod_link **ret, size_t *ret_n);
 int nicmap_match(const struct pod_link *links, size_t n_links, const char *tap,
                  struct record *const *recs, size_t n_recs, size_t *ret_idx);
 
-/* The records of the store whose netns identity is (dev, ino). Caller: records_free(). 0 or -errno. */
-int records_for_netns(struct store *s, uint64_t dev, uint64_t ino, struct record ***ret, size_t *ret_n);
+/* The records of the store whose netns identity is (dev, ino). Caller: records_free(). 0 or -errno.
+ * Unreadable or corrupt record files are skipped, never deleted; their number goes to *ret_skipped
+ * (when non-NULL) for the caller to report. */
+int records_for_netns(struct store *s, uint64_t dev, uint64_t ino, struct record ***ret, size_t *ret_n,
+                      unsigned *ret_skipped);
 void records_free(struct record **recs, size_t n);

@@ -188,6 +188,7 @@ void jobs_cancel_all(void) {
 
 static int store_records(const struct pod *p, struct record ***ret, size_t *ret_n) {
         struct store *s = NULL;
+        unsigned skipped = 0;
         int r;
 
         r = store_open(relinkd_cfg->state_dir, false, &s);
@@ -198,8 +199,11 @@ static int store_records(const struct pod *p, struct record ***ret, size_t *ret_
         }
         if (r < 0)
                 return r;
-        r = records_for_netns(s, p->ns_dev, p->ns_ino, ret, ret_n);
+        r = records_for_netns(s, p->ns_dev, p->ns_ino, ret, ret_n, &skipped);
         store_close(s);
+        if (r >= 0 && skipped > 0)
+                log_warn("state store '%s': %u record file(s) skipped: unreadable or corrupt (not valid record "
+                         "JSON, or naming another record); fix or remove them", relinkd_cfg->state_dir, skipped);
         return r;
 }
 

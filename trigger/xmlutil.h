@@ -24,8 +24,10 @@ static inline void xml_freep(xmlChar **p) {
 
 /* An element node called name (n may be NULL). */
 bool xml_is_elem(xmlNodePtr n, const char *name);
-/* Parse without network access or error output. -EINVAL when xml is NULL; -EBADMSG when it is empty,
- * longer than max bytes, unparsable or has no root element. */
+/* Parse without network access, error output, entity substitution or DTD loading. -EINVAL when xml is
+ * NULL; -EBADMSG when it is empty, longer than max bytes, unparsable, has a <!DOCTYPE> (internal subset
+ * or not: none of our documents has one, and its entities could expand a small input a thousandfold)
+ * or has no root element. */
 int xml_parse(const char *xml, size_t max, xmlDocPtr *ret);
 /* Serialise one element standalone (no XML declaration); caller frees. 0 or -ENOMEM. */
 int xml_dump(xmlDocPtr doc, xmlNodePtr node, char **ret);

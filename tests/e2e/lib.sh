@@ -214,7 +214,7 @@ e2e_invariants() {
 		# Let relinkd finish what it started (bounded), unless it does not run.
 		rl_wait 30 eval '! relinkd_running "$node" || ! verdicts "$vmi" "$node" "$rmark" | grep -q " pending$"'
 		v=$(verdicts "$vmi" "$node" "$rmark")
-		n=$(pod_virsh "$pod" domiflist "$dom" 2>/dev/null | grep -c ethernet)
+		n=$(pod_virsh "$pod" domiflist "$dom" 2>/dev/null | grep -c .)   # every <interface>, whatever its type
 		check_eq "invariant: $vmi has as many NICs after the migration to $pod as before" "$n" "$nics"
 		if [ -z "$v" ]; then
 			if relinkd_running "$node"; then

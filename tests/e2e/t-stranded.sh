@@ -3,15 +3,17 @@
 # domain ends with a NIC at that PCI slot, and "verified" means the target's DHCP server ACKed the guest.
 #
 #   node 1                                   node 2 (relinkd --reattach-verify-ms 5000)
-#   ┌────────────────────────────┐  routed  ┌──────────────────────────────────────────────────────┐
-#   │ server VM 10.244.1.x       │══════════│ each client migrates in with a new pod MAC → re-plug: │
-#   │ clients (MAC from the pod) │─migrate─▶│  p8/p30/p70  guest paused at the unplug 8/30/70 s     │
-#   └────────────────────────────┘          │  tapback     target tap deleted at the unplug, back   │
-#                                           │              after the first failed attach           │
-#                                           │  tapgone     target tap deleted for good              │
-#                                           │  oldmac      target DHCP serves only the VM's old MAC │
-#                                           │  silent      target DHCP answers nobody               │
-#                                           └──────────────────────────────────────────────────────┘
+#   ┌────────────────────────────┐  routed  ┌───────────────────────────────────────────────────────┐
+#   │ server VM 10.244.1.x       │══════════│ each client migrates in with a new pod MAC → re-plug:  │
+#   │ clients (MAC from the pod) │─migrate─▶│  p8/p30/p70  guest paused at the unplug 8/30/70 s      │
+#   └────────────────────────────┘          │  restart     paused 10 s, relinkd killed + restarted   │
+#                                           │  tapback     target tap deleted at the unplug, back    │
+#                                           │              after the first failed attach            │
+#                                           │  tapgone     target tap deleted for good               │
+#                                           │  oldmac      after the decision, the target's DHCP     │
+#                                           │              serves only the VM's old MAC              │
+#                                           │  silent      after the decision, it answers nobody     │
+#                                           └───────────────────────────────────────────────────────┘
 # Every scenario also checks the rule itself: the same PCI slots after as before, relinkd_nics_missing 0.
 . "$(dirname "$0")/lib.sh"
 e2e_init
@@ -22,7 +24,7 @@ relinkd_start 1
 relinkd_start 2 --reattach-verify-ms 5000
 vm_create 1 server -- --stack networkd || { not_ok "world: server VM"; exit 1; }
 SERVER_IP=$(pod_ip "$(vm_pod server)" eth0)
-CLIENTS="p8 p30 p70 tapback tapgone oldmac silent"
+CLIENTS="p8 p30 p70 restart tapback tapgone oldmac silent"
 for c in $CLIENTS; do
 	vm_create 1 "$c" -- --stack networkd --ping "$SERVER_IP" || { not_ok "$c: boots" "$(diag_vm "$c")"; exit 1; }
 done
@@ -126,6 +128,33 @@ check "unplug re-asked while the guest was paused ($REASKS times, ≥ 4 in 38 s)
 paused_scenario p70 70
 check_eq "late releases counted" "$(metric relinkd_late_releases_total)" 3
 check_eq "recovered-late counted" "$(metric relinkd_recovered_late_total)" 3
+
+# relinkd killed and restarted while the unplug is outstanding (the guest paused, so it cannot release
+# meanwhile): the new relinkd finds the unplug in the domain's metadata once the domain runs again.
+pause_restart() { # VMI SECONDS
+	local dom
+	dom=$(vm_domain "$1")
+	pod_virsh "$MIG_POD" suspend "$dom" >/dev/null || return 1
+	pod_virsh "$MIG_POD" domiflist "$dom" | grep -c . >"$RUN/vms/$1/paused-nics"
+	relinkd_stop 2 KILL
+	relinkd_start 2 --reattach-verify-ms 5000
+	sleep "$2"        # the scenario: the guest stays paused this long
+	pod_virsh "$MIG_POD" resume "$dom" >/dev/null
+}
+scenario "relinkd restarted with an unplug outstanding (restart)"
+begin restart || exit 1
+on_relinkd restart ' detach alias=' 60 pause_restart restart 10
+migrate_run restart || { not_ok "restart: live migration"; exit 1; }
+wait "$WATCHER"
+NEW_MAC=$(pod_mac "$MIG_POD" eth0)
+check_eq "restart: paused while it still had its NIC (harness timing)" "$(cat "$RUN/vms/restart/paused-nics" 2>/dev/null)" 1
+relinkd_wait 2 "domain=$(vm_domain restart) .* (verified|FAILED kind=reattach first=reattach reason=\"DHCP)" 30 "$RMARK" >/dev/null
+check_re "restart: the new relinkd resumes the outstanding unplug" \
+	"$(rlines restart 2 | grep -m1 'resuming an outstanding unplug')" 'resuming an outstanding unplug: (the guest still holds the NIC|the guest released the NIC)'
+check_re "restart: the new NIC is attached on release" "$(rlines restart 2 | grep -m1 ' attached ')" "attached plug=new mac=$NEW_MAC"
+check_re "restart: verified" "$(final restart)" "verified kind=reattach .*nic_state=present nic_mac=$NEW_MAC"
+check_ping_back "restart: ping comes back" restart 2 30
+check_rule restart
 
 # ---------------------------------------------------------------- attach failures
 scenario "target tap removed at the unplug, restored after the first failed attach (tapback)"

@@ -178,6 +178,12 @@ static const struct bad {
         { "route bad gw", "<nics><nic pci='0000:00:03.0' mac='0a:58:0a:f4:01:05'><route dst='default' gw='x'/></nic></nics>" },
         { "duplicate pci", "<nics><nic pci='0000:00:03.0' mac='0a:58:0a:f4:01:05'/>"
           "<nic pci='0000:00:03.0' mac='0a:58:0a:f4:01:06'/></nics>" },
+        /* audit row 9: any DTD is refused, internal entities are never expanded */
+        { "internal entities", "<!DOCTYPE nics [<!ENTITY a 'aaaaaaaaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;'>]>"
+          "<nics><nic pci='0000:00:03.0' mac='0a:58:0a:f4:01:05' mtu='&b;'/></nics>" },
+        { "doctype alone", "<!DOCTYPE nics><nics><nic pci='0000:00:03.0' mac='0a:58:0a:f4:01:05'/></nics>" },
+        { "external dtd", "<!DOCTYPE nics SYSTEM 'http://example.invalid/x.dtd'>"
+          "<nics><nic pci='0000:00:03.0' mac='0a:58:0a:f4:01:05'/></nics>" },
 };
 
 static void test_hostile(void **state) {

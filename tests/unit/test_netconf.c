@@ -171,6 +171,33 @@ static const struct bad_case {
         { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":{\"interfaces\":[{\"name\":7}]}}", -EINVAL },
         { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":{\"dns\":{\"nameservers\":[1]}}}", -EINVAL },
         { "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"cni.dev/valid-attachments\":{}}", -EINVAL },
+        /* issue 9 row 3: "\u0000" would cut the string in C, anywhere in the document */
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"tenant\\u0000A\"}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\\u0000x\",\"name\":\"n\"}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"stateDir\":\"/run/a\\u0000/b\"}", -EINVAL },
+        { "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"cni.dev/valid-attachments\":[{\"containerID\":\"c\\u0000x\","
+          "\"ifname\":\"eth0\"}]}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"args\":{\"cni\":{\"vm\":\"ns_vm\\u0000x\"}}}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"x\\u0000\":1}", -EINVAL },
+        /* issue 9 row 7: invalid UTF-8 (lone continuation, overlong '/', surrogate, > U+10FFFF, truncated) */
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"args\":{\"cni\":{\"vm\":\"ns_\x80\"}}}", -EBADMSG },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"stateDir\":\"/run/\xc0\xaf\"}", -EBADMSG },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"x\":\"\xed\xa0\x80\"}", -EBADMSG },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"x\":\"\xf4\x90\x80\x80\"}", -EBADMSG },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"x\":\"\xe2\x82\"}", -EBADMSG },
+        /* issue 9 row 8: duplicate keys at any depth, also as Go matches them (case, KELVIN SIGN, LONG S) */
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"podnet\",\"name\":\"../../x\"}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"podnet\",\"Name\":\"other\"}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"cniVersion\":\"0.4.0\",\"name\":\"n\"}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"key\":1,\"\xe2\x84\xaa" "ey\":2}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"stateDir\":\"/a\",\"\xc5\xbftateDir\":\"/b\"}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"args\":{\"cni\":{\"vm\":\"a\",\"vm\":\"b\"}}}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"prevResult\":{\"interfaces\":[{\"name\":\"eth0\","
+          "\"name\":\"eth1\"}]}}", -EINVAL },
+        { "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"cni.dev/valid-attachments\":[{\"containerID\":\"a\","
+          "\"containerID\":\"b\",\"ifname\":\"eth0\"}]}", -EINVAL },
+        { "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,"
+          "\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,\"m\":13,\"o\":14,\"p\":15,\"q\":16,\"A\":17}", -EINVAL },
 };
 
 static void test_bad_configs(void **state) {
@@ -187,6 +214,46 @@ static void test_bad_configs(void **state) {
         /* an embedded NUL is not JSON */
         struct netconf *c = NULL;
         assert_int_equal(conf_parse("{\"a\":1}\0{}", 10, &c, NULL, 0), -EBADMSG);
+}
+
+/* What the strict parser still accepts: an escaped backslash before "u0000", other escapes, valid
+ * multi-byte UTF-8, distinct keys in large objects, equal keys in different objects. */
+static void test_strict_json_accepts(void **state) {
+        static const char *const good[] = {
+                "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"args\":{\"cni\":{\"vm\":\"a\\\\u0000\"}}}",
+                "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"args\":{\"cni\":{\"vm\":\"ns_\xc3\xa9t\xc3\xa9\xf0\x9f\x98\x80\"}}}",
+                "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"x\":\"\\u0001\\ud83d\\ude00\"}",
+                "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,"
+                "\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,\"m\":13,\"o\":14,\"p\":15,\"q\":16,\"r\":17}",
+                "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"x\":{\"name\":1},\"y\":[{\"name\":2},{\"name\":3}]}",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+                _cleanup_(conf_freep) struct netconf *c = NULL;
+                char err[256] = "";
+
+                if (conf_parse(good[i], strlen(good[i]), &c, err, sizeof(err)) != 0)
+                        fail_msg("case %zu '%s': %s", i, good[i], err);
+        }
+        _cleanup_(conf_freep) struct netconf *c = NULL;
+        assert_int_equal(conf_parse(good[1], strlen(good[1]), &c, NULL, 0), 0);
+        assert_string_equal(c->vm, "ns_\xc3\xa9t\xc3\xa9\xf0\x9f\x98\x80");
+
+        /* the reason names the key */
+        struct netconf *d = NULL;
+        char err[256] = "";
+        const char *dup = "{\"cniVersion\":\"1.0.0\",\"name\":\"podnet\",\"name\":\"../../x\"}";
+        assert_int_equal(conf_parse(dup, strlen(dup), &d, err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "network configuration refused: duplicate key 'name'");
+
+        /* the version an error answers in: the config's when supported, else "" */
+        char v[16];
+        const char *bad_name = "{\"cniVersion\":\"0.4.0\",\"name\":\"../x\"}";
+        conf_peek_version(bad_name, strlen(bad_name), v, sizeof(v));
+        assert_string_equal(v, "0.4.0");
+        conf_peek_version("{\"cniVersion\":\"7.0.0\"}", 22, v, sizeof(v));
+        assert_string_equal(v, "");
+        conf_peek_version("{", 1, v, sizeof(v));
+        assert_string_equal(v, "");
 }
 
 static const struct iface_case {
@@ -235,6 +302,10 @@ static const struct args_case {
         { "A=1;=2", -EINVAL, NULL, NULL, NULL, NULL },
         { "K8S_POD_UID=0123456789012345678901234567890123456789012345678901234567890123456789", -EINVAL, NULL, NULL,
           NULL, NULL },
+        /* issue 9 row 7: recorded values must be UTF-8; unknown keys are never recorded */
+        { "K8S_POD_NAME=virt-launcher-\xff-abcde", -EINVAL, NULL, NULL, NULL, NULL },
+        { "K8S_POD_NAMESPACE=\xc3", -EINVAL, NULL, NULL, NULL, NULL },
+        { "K8S_POD_NAMESPACE=caf\xc3\xa9;OTHER=\xff", 0, "caf\xc3\xa9", "", "", "" },
 };
 
 static void test_cni_args(void **state) {
@@ -295,6 +366,9 @@ static const struct name_case {
         { "a@b", false, true },
         { "0123456789abcdef", true, false },          /* 16 bytes: too long for an ifname */
         { "eth0-nic", true, true },
+        { "eth\xff", false, false },                   /* issue 9 row 7: not UTF-8 */
+        { "eth\xc3", false, false },
+        { "\xc3\xa9th0", false, true },                /* UTF-8 is a valid ifname byte string */
 };
 
 static void test_names(void **state) {
@@ -374,6 +448,9 @@ static const struct record_bad_case {
         { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"created\":\"yesterday\"}",
           -EBADMSG },
         { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"future\":true}", 0 },
+        { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ifname\":\"eth1\"}", -EBADMSG },
+        { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"vm\":\"a\\u0000b\"}", -EBADMSG },
+        { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"vm\":\"\xff\"}", -EBADMSG },
 };
 
 static void test_record_bad(void **state) {
@@ -409,6 +486,7 @@ int main(void) {
                 cmocka_unit_test(test_no_prev_result),
                 cmocka_unit_test(test_config_keys),
                 cmocka_unit_test(test_bad_configs),
+                cmocka_unit_test(test_strict_json_accepts),
                 cmocka_unit_test(test_pod_iface),
                 cmocka_unit_test(test_cni_args),
                 cmocka_unit_test(test_vm_from_pod),

@@ -103,6 +103,76 @@ static void test_layout_and_modes(void **state) {
         assert_int_equal(store_get(s, "net1", "c1", "eth0", &back), -ENOENT);
 }
 
+static void mode_is(const char *dir, const char *rel, mode_t want) {
+        char p[512];
+        struct stat st;
+
+        snprintf(p, sizeof(p), "%s%s", dir, rel);
+        assert_int_equal(stat(p, &st), 0);
+        if ((st.st_mode & 07777) != want)
+                fail_msg("%s: mode %o, want %o", p, st.st_mode & 07777, want);
+}
+
+/* issue 9 row 6: modes do not follow the umask; a state dir others can write is refused. */
+static void test_umask_and_trust(void **state) {
+        _cleanup_free_ struct record *r = mk("net1", "c1", "eth0", 2);
+        struct store *s = NULL;
+        char dir[300], net[400];
+        const char *reason;
+
+        path(dir, sizeof(dir), "u/v/state");
+        for (unsigned i = 0; i < 2; i++) {
+                mode_t old = umask(i == 0 ? 0777 : 0);   /* nothing at all, then everything */
+
+                assert_int_equal(store_open(dir, true, &s), 0);
+                assert_int_equal(store_put(s, r), 0);
+                int fd = store_lock(s, "net1", false);
+                assert_true(fd >= 0);
+                close(fd);
+                assert_int_equal(store_usable(s, &reason), 0);
+                umask(old);
+                mode_is(root, "/u", 0700);
+                mode_is(dir, "", 0700);
+                mode_is(dir, "/net1", 0700);
+                mode_is(dir, "/net1/.lock", 0600);
+                mode_is(dir, "/net1/c1@eth0.json", 0600);
+                store_close(TAKE_PTR(s));
+                char cmd[400];
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s/u'", root);
+                assert_int_equal(system(cmd), 0);
+        }
+
+        assert_int_equal(store_open(dir, true, &s), 0);
+        assert_int_equal(store_put(s, r), 0);
+        store_close(TAKE_PTR(s));
+        for (unsigned i = 0; i < 3; i++) {
+                static const mode_t bad[] = { 0777, 0770, 0702 };
+                assert_int_equal(chmod(dir, bad[i]), 0);
+                assert_int_equal(store_open(dir, false, &s), -EACCES);
+                assert_int_equal(store_open(dir, true, &s), -EACCES);
+                assert_null(s);
+        }
+        assert_string_equal(store_strerror(-EACCES), "group- or world-writable");
+        assert_int_equal(chmod(dir, 0755), 0);                  /* readable by others is fine */
+        assert_int_equal(chown(dir, 65534, 65534), 0);
+        assert_int_equal(store_open(dir, false, &s), -EPERM);
+        assert_string_equal(store_strerror(-EPERM), "not owned by root");
+        assert_int_equal(chown(dir, 0, 0), 0);
+        assert_int_equal(store_open(dir, false, &s), 0);
+        /* the same rule for a network directory */
+        snprintf(net, sizeof(net), "%s/net1", dir);
+        assert_int_equal(chmod(net, 0777), 0);
+        _cleanup_free_ struct record *back = NULL;
+        assert_int_equal(store_get(s, "net1", "c1", "eth0", &back), -EACCES);
+        assert_int_equal(store_lock(s, "net1", false), -EACCES);
+        unsigned skipped = 0;
+        int n = 0;
+        assert_int_equal(store_foreach(s, "net1", counter, &n, &skipped), -EACCES);
+        assert_int_equal(chmod(net, 0700), 0);
+        assert_int_equal(store_get(s, "net1", "c1", "eth0", &back), 0);
+        store_close(s);
+}
+
 static const struct invalid_case {
         const char *net, *cid, *ifname;
 } invalid_cases[] = {
@@ -356,6 +426,7 @@ static void test_fileio(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_layout_and_modes),
+                cmocka_unit_test(test_umask_and_trust),
                 cmocka_unit_test(test_validation),
                 cmocka_unit_test(test_no_symlinks),
                 cmocka_unit_test(test_foreach_skips_corrupt),

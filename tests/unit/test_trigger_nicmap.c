@@ -6,10 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "common/util.h"
+#include "netconf/store.h"
 #include "trigger/nicmap.h"
 
 /* Launcher pod, two networks: eth0 renamed eth0-nic (ifindex kept), net1 still named net1. */
@@ -66,10 +69,58 @@ static void test_no_records(void **state) {
         assert_int_equal(nicmap_match(links, ARRAY_SIZE(links), "tap0", NULL, 0, &idx), -ENOENT);
 }
 
+static void put_file(const char *dir, const char *name, const char *text) {
+        char p[512];
+        FILE *f;
+
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        f = fopen(p, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+}
+
+/* Audit row 5: corrupt records are skipped and counted, for relinkd to report (never dropped silently). */
+static void test_records_for_netns_counts_skipped(void **state) {
+        char root[] = "/tmp/relink-nicmap-XXXXXX", dir[300], cmd[400];
+        struct store *s = NULL;
+        struct record **recs = NULL, r = {
+                .schema = RECORD_SCHEMA, .network = "podnet", .container_id = "c1", .ifname = "eth0",
+                .ifindex = 3, .mac = "0a:58:0a:f4:01:05", .cni_version = "1.0.0",
+                .netns_dev = 7, .netns_ino = 4242,
+        };
+        size_t n = 99;
+        unsigned skipped = 99;
+
+        assert_non_null(mkdtemp(root));
+        snprintf(dir, sizeof(dir), "%s/state", root);
+        assert_int_equal(store_open(dir, true, &s), 0);
+        assert_int_equal(store_put(s, &r), 0);
+        snprintf(r.container_id, sizeof(r.container_id), "c2");
+        r.netns_ino = 1;                                   /* another pod's netns */
+        assert_int_equal(store_put(s, &r), 0);
+        snprintf(dir, sizeof(dir), "%s/state/podnet", root);
+        put_file(dir, "c3@eth0.json", "{ not json");
+        put_file(dir, "c4@eth0.json", "{\"schema\":1,\"network\":\"podnet\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}");
+
+        assert_int_equal(records_for_netns(s, 7, 4242, &recs, &n, &skipped), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(recs[0]->container_id, "c1");
+        assert_int_equal(skipped, 2);
+        records_free(recs, n);
+        assert_int_equal(records_for_netns(s, 7, 4242, &recs, &n, NULL), 0);
+        assert_int_equal(n, 1);
+        records_free(recs, n);
+        store_close(s);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_table),
                 cmocka_unit_test(test_no_records),
+                cmocka_unit_test(test_records_for_netns_counts_skipped),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,6 +120,8 @@ static const struct bad {
         { { "--kubevirt", "--kubelet-root", "", NULL }, "expected an absolute path" },
         { { "--kubevirt", "--kubelet-root", NULL }, "needs an argument" },
         { { "--kubevirt=yes", NULL }, "unknown option" },
+        { { "--watch", "x", "--state-dir", "run/cni/relink", NULL }, "--state-dir 'run/cni/relink': expected an absolute path" },
+        { { "--watch", "x", "--state-dir", "", NULL }, "--state-dir '': expected an absolute path" },
 };
 
 static void test_bad(void **state) {

@@ -78,6 +78,11 @@ static void test_bad(void **state) {
                 "<pending><nic pci=\"0000:00:02.0\" asked=\"-5\"><attach>x</attach></nic></pending>",
                 "<pending><nic pci=\"0000:00:02.0\" asked=\"12x\"><attach>x</attach></nic></pending>",
                 "<pending><nic pci=\"0000:00:02.0\"><attach>x</attach><had></had></nic></pending>",
+                /* audit row 9: a DTD (here entities a thousandfold larger than the input) is refused */
+                "<!DOCTYPE pending [<!ENTITY a \"&lt;interface/&gt;&lt;interface/&gt;\">"
+                "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]>"
+                "<pending><nic pci=\"0000:00:02.0\"><attach>&c;</attach></nic></pending>",
+                "<!DOCTYPE pending><pending><nic pci=\"0000:00:02.0\"><attach>x</attach></nic></pending>",
         };
         for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
                 struct pending_nic *out = NULL;
