@@ -13,6 +13,14 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${FUZZ_BUILD:-$ROOT/build/fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
+# libFuzzer reads -max_total_time=0 as "no limit": only a positive number of seconds is accepted.
+case $SECONDS_EACH in
+'' | *[!0-9]*) SECONDS_EACH=0 ;;
+esac
+if [ $((10#$SECONDS_EACH)) -le 0 ]; then
+	echo "run.sh: FUZZ_SECONDS must be a positive number of seconds, not '${FUZZ_SECONDS:-}'" >&2
+	exit 2
+fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
 	for d in "$ROOT"/tests/fuzz/corpus/*/; do
