@@ -7,6 +7,7 @@
 #   make bench            benchmarks (see BENCHMARKS.md)
 #   make man              man pages build/man/relink.8, relinkd.8 (OPTIONS from relinkd --help)
 #   make deb              dist/relink_$(VERSION)_amd64.deb (debhelper; lintian-clean)
+#   make image            OCI image localhost/relink:$(VERSION) from the .deb, no registry (buildah)
 #   make install          PREFIX=/usr/local DESTDIR= CNI_BIN_DIR=/opt/cni/bin (binaries, man pages)
 #   make fuzz             libFuzzer targets (clang), FUZZ_SECONDS=60 each; fails on a crash, leak or UB
 #   make SANITIZE=address,undefined check
@@ -34,7 +35,7 @@ SAN      := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 endif
 
 PKGS_LIB     := libcjson libnl-3.0 libnl-route-3.0
-PKGS_RELINKD := $(PKGS_LIB) libvirt libxml-2.0
+PKGS_RELINKD := $(PKGS_LIB) libvirt libxml-2.0 libmicrohttpd
 
 pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
@@ -52,9 +53,14 @@ ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE -I. $(WARNINGS) $(WERROR) $(CFLAGS) $(SAN
               $(call pkg_cflags,$(PKGS_RELINKD))
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
+# Quiet unless V=1; `make -s` prints nothing at all.
 ifeq ($(V),)
 Q = @
+ifeq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
 quiet = @printf '  %-7s %s\n' $(1) $(2);
+else
+quiet = @
+endif
 endif
 
 BUILD := build
@@ -80,7 +86,7 @@ UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC    := $(wildcard tests/tools/*.c)
 TOOL_BIN    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
 
-.PHONY: all check unit integration conformance e2e demo bench install uninstall clean setup guest man deb fuzz fuzz-build
+.PHONY: all test-bins check unit integration conformance e2e demo bench install uninstall clean setup guest man deb image fuzz fuzz-build
 all: $(BIN)/relink $(BIN)/relinkd
 
 $(BUILD)/%.o: %.c
@@ -145,6 +151,28 @@ $(BUILD)/man/relinkd.8: man/relinkd.8.in man/gen-man.py VERSION $(BIN)/relinkd
 	@mkdir -p $(@D)
 	$(call quiet,GEN,$@)python3 man/gen-man.py $< VERSION $(BIN)/relinkd > $@.tmp && mv $@.tmp $@
 
+# The Debian package, built by dpkg-buildpackage in a copy of the tree (tracked and new, non-ignored
+# files: what a clean clone has, plus uncommitted work), so this tree's build/ and bin/ stay as they
+# are. Rebuilt only when a source file changed; lintian must report no error.
+DEB       := dist/relink_$(VERSION)_amd64.deb
+DEB_STAGE := $(BUILD)/deb
+DEB_SRC    = $(wildcard $(shell git ls-files -co --exclude-standard 2>/dev/null | grep -v '^dist/'))
+deb: $(DEB)
+
+$(DEB): $(DEB_SRC)
+	$(Q)v=$$(dpkg-parsechangelog -SVersion); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "debian/changelog is at $$v, VERSION at $(VERSION): add a changelog entry" >&2; exit 1; }
+	$(Q)rm -rf $(DEB_STAGE) && mkdir -p $(DEB_STAGE)/relink-$(VERSION) dist
+	$(Q)git ls-files -co --exclude-standard -z | grep -zv '^dist/' | \
+		tar -c --null -T - | tar -x -C $(DEB_STAGE)/relink-$(VERSION)
+	$(call quiet,DEB,$@)cd $(DEB_STAGE)/relink-$(VERSION) && \
+		dpkg-buildpackage -us -uc -b >../build.log 2>&1 || { tail -40 ../build.log >&2; exit 1; }
+	$(Q)lintian --fail-on error --info $(DEB_STAGE)/relink_$(VERSION)_amd64.changes | tee $(DEB_STAGE)/lintian.log
+	$(Q)cp $(DEB_STAGE)/relink_$(VERSION)_amd64.deb $@.tmp && mv $@.tmp $@
+
+image: $(DEB)
+	$(Q)./scripts/build-image.sh
+
 setup:
 	$(Q)./scripts/setup.sh
 
@@ -152,9 +180,15 @@ setup:
 # setup runs first and the build in a sub-make, so even `make -j check` on a clean machine
 # installs the -dev packages before anything is compiled.
 check: setup
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+	$(Q)$(MAKE) --no-print-directory test-bins
+	$(Q)$(SAN_MAKE) test-bins
 	$(Q)$(FUZZ_MAKE) fuzz-build
 	$(Q)./tests/run-all.sh
+
+# Everything the suites run. The sanitize tier of tests/run-all.sh runs the unit tests, conformance
+# and an integration subset against the same set built with ASan+UBSan into build/asan (SAN_MAKE).
+test-bins: all $(UNIT_BIN) $(TOOL_BIN)
+SAN_MAKE = $(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=build/asan BIN=build/asan/bin
 
 unit: all $(UNIT_BIN)
 	$(Q)./tests/run-all.sh unit

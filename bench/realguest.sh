@@ -3,13 +3,14 @@
 # target's RESUMED_MIGRATED event to relinkd's verified renewal, to the guest's lease of the target pod's
 # address and to the first ping reply; and the plain-virsh re-plug floor on the same guests.
 #
-#   bench/realguest.sh                         REPS=3 migrations per stack × path, FLOOR=3 re-plugs per guest
+#   bench/realguest.sh                         REPS=5 migrations per stack × path, FLOOR=3 re-plugs per guest
 #   REPS=5 STACKS="nm" PATHS="flap" bench/realguest.sh
 #   NO_DOC=1 bench/realguest.sh                do not touch BENCHMARKS.md
 #   DG_DIR=/var/tmp/debian bench/realguest.sh  images elsewhere than .cache/debian
 #
 # One world: two nodes, relinkd on both (the real-guest tier's options, tests/realguest/lib.sh), one Debian
-# VM (384 MiB, qcow2 overlay) per stack × path, all booted at once, each migrated REPS times back and forth.
+# VM (384 MiB, qcow2 overlay) per stack × path, a stack's two booted together, each migrated REPS times back
+# and forth, then destroyed.
 # Clocks (all host clocks, µs): RESUMED_MIGRATED = when `virsh event` on the target printed it; verified =
 # relinkd's renewal_ms (its own event → verified DHCP exchange); lease = when the guest's `lease … ip=<target
 # pod's address>` console line reached the console file; first ping = the first reply (`ping -D`, every
@@ -31,7 +32,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/cluster/guest-debian.sh"
 RL_SAY_PREFIX="# "
 RL_QUIET=${RL_QUIET:-1}
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 FLOOR=${FLOOR:-3}
 STACKS=${STACKS:-networkd nm ifupdown}
 PATHS=${PATHS:-reattach flap}
@@ -95,9 +96,11 @@ sample() {
 	migrate_prepare "$vmi" "$to" || die "$vmi: target pod"
 	ip=$(pod_ip "$MIG_POD" eth0)
 	pl=$RUN/ping-$vmi-$rep.out
-	ip netns exec "$(node_ns "$to")" ping -n -D -i 0.1 -W 1 -w 60 "$ip" >"$pl" 2>&1 &
+	# -c, not -w: with a deadline ping exits at the first "Destination Host Unreachable" (ARP for the new
+	# address fails until the guest has it).
+	ip netns exec "$(node_ns "$to")" ping -n -D -i 0.1 -W 1 -c 600 "$ip" >"$pl" 2>&1 &
 	pinger=$!
-	dg_migrate_run "$vmi" || { kill "$pinger" 2>/dev/null; die "$vmi: migration failed"; }
+	migrate_run "$vmi" || { kill "$pinger" 2>/dev/null; die "$vmi: migration failed"; }
 	MIGRATIONS=$((MIGRATIONS + 1))
 	done=$(relinkd_wait "$to" "domain=$(vm_domain "$vmi") .*( verified | FAILED )" 60 "$rmark")
 	dg_wait_lease "$vmi" "$mark" "$ip" 30 >/dev/null
@@ -142,28 +145,32 @@ floor() {
 	row floor "$stack" "$path" "$rep" "" "" "" "" "" "" "" "" $(((tr - t0) / 1000)) $(((lease_us - t1) / 1000)) ok | tee -a "$ROWS"
 }
 
-NAMES=()
-for stack in $STACKS; do for path in $PATHS; do NAMES+=("$stack/$path"); done; done
-boot "${NAMES[@]}"
-echo "# ${#NAMES[@]} guests up in $((($(rl_ms) - T0) / 1000)) s"
-for name in "${NAMES[@]}"; do
-	from=1 to=2 replaced=0 rep=1
-	while [ "$rep" -le "$REPS" ]; do
-		sample "$name" "$rep" "$from" "$to"
-		if [ $? = 2 ]; then
-			[ "$replaced" = 1 ] && break
-			replaced=1
-			vm_destroy "${VMI[$name]}"
-			pod_delete "$(vm_pod "${VMI[$name]}")"
-			boot "$name"
-			from=1 to=2
-			continue
-		fi
-		from=$to to=$((3 - to)) rep=$((rep + 1))
+# One stack at a time (its guests boot together): idle TCG guests of other stacks would share the 2 cores.
+for stack in $STACKS; do
+	NAMES=()
+	for path in $PATHS; do NAMES+=("$stack/$path"); done
+	t=$(rl_ms)
+	boot "${NAMES[@]}"
+	echo "# $stack: ${#NAMES[@]} guests up in $((($(rl_ms) - t) / 1000)) s"
+	for name in "${NAMES[@]}"; do
+		from=1 to=2 replaced=0 rep=1
+		while [ "$rep" -le "$REPS" ]; do
+			sample "$name" "$rep" "$from" "$to"
+			if [ $? = 2 ]; then
+				[ "$replaced" = 1 ] && break
+				replaced=1
+				vm_destroy "${VMI[$name]}"
+				pod_delete "$(vm_pod "${VMI[$name]}")"
+				boot "$name"
+				from=1 to=2
+				continue
+			fi
+			from=$to to=$((3 - to)) rep=$((rep + 1))
+		done
+		for rep in $(seq 1 "$FLOOR"); do floor "$name" "$rep"; done
+		vm_destroy "${VMI[$name]}"
+		pod_delete "$(vm_pod "${VMI[$name]}")"
 	done
-	for rep in $(seq 1 "$FLOOR"); do floor "$name" "$rep"; done
-	vm_destroy "${VMI[$name]}"
-	pod_delete "$(vm_pod "${VMI[$name]}")"
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 cat "$ROWS" >>"$RESULTS"

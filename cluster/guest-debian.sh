@@ -4,14 +4,17 @@
 # predictable NIC names (ens*), RELINK lines from relink-report (guest/debian/README.md).
 #
 #   dg_images networkd nm ifupdown          # build (cached) → DG_DIR/{vmlinuz,initrd.img,<stack>.img}
-#   dg_vm_create NODE VMI [pod_create options] -- --stack nm [--mem 384] [--ping IP]
-#   m=$(vm_log_mark VMI); dg_migrate VMI NODE; dg_oops VMI "$m" && echo "guest kernel oops"
+#   dg_vm_create NODE VMI [vm_create options] -- --stack nm [--mem 384] [--ping IP]
+#   m=$(vm_log_mark VMI); migrate VMI NODE; dg_oops VMI "$m" && echo "guest kernel oops"
 #   dg_wait_lease VMI FROM IP TIMEOUT_S     # the guest configured IP (any NIC) after console line FROM
 #
 # Differences from lib.sh's busybox VMs: a virtio root disk (a per-VM qcow2 overlay on the stack's raw
 # image, $RUN/vms/<vmi>/disk.qcow2), 384 MiB, `root=/dev/vda` instead of the guest's init options, and
 # migration with --unsafe (libvirt refuses to live-migrate a VM with a disk on local storage; here both
 # launcher daemons run on one host and share the overlay file, so it is safe).
+# How: lib.sh's vm_start and pod_virsh are wrapped (below), so vm_create, migrate and everything else of
+# lib.sh (profiles, launchers, hooks) work unchanged: `vm_start … --os debian …` starts a Debian domain,
+# and `pod_virsh POD migrate …` gets --unsafe (harmless for a VM without a disk).
 #
 # Knobs: DG_DIR (default $RL_ROOT/.cache/debian), DG_MEM_MIB (default 384).
 
@@ -97,6 +100,7 @@ EOF
 	echo "$pod" >"$v/pod"
 	echo "$stack" >"$v/stack"
 	: >>"$v/console.log"
+	pod_qemu_own "$pod" "$v/console.log" "$v/disk.qcow2"
 	console_ts_start "$vmi"
 	if ! pod_virsh "$pod" create "$v/domain.xml" >/dev/null; then
 		rl_err "virsh create $dom in $pod failed"
@@ -106,48 +110,34 @@ EOF
 	rl_say "Debian VM $dom started in $pod (stack $stack, $mem MiB)"
 }
 
-# dg_vm_create NODE VMI [pod_create options] [-- dg_vm_start options] — pod + launcher + libvirtd + VM.
-dg_vm_create() {
-	local node=$1 vmi=$2 popts=() vopts=() pod
-	shift 2
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do popts+=("$1"); shift; done
-	[ $# -gt 0 ] && shift
-	vopts=("$@")
-	mkdir -p "$RUN/vms/$vmi"
-	printf '%s\n' "${popts[@]}" >"$RUN/vms/$vmi/spec"
-	pod=$(pod_create "$node" "$vmi" "${popts[@]}") || return 1
-	launcher_setup "$pod" || return 1
-	libvirtd_start "$pod" || return 1
-	dg_vm_start "$pod" "$vmi" "${vopts[@]}" || return 1
-}
-
-# dg_migrate VMI NODE — migrate_prepare (lib.sh) + dg_migrate_run.
-dg_migrate() {
-	migrate_prepare "$1" "$2" && dg_migrate_run "$1"
-}
-
-# dg_migrate_run VMI — like lib.sh's migrate_run, with --unsafe (shared overlay file, see the top).
-# Sets MIG_MS, MIG_RESUMED_US; tears the source pod down.
-dg_migrate_run() {
-	local vmi=$1 src tgt=$MIG_POD t0 sock
-	src=$(vm_pod "$vmi")
-	sock=$RUN/mig/$vmi-$(rl_rand 4 0-9a-f).sock
-	rl_say "migrating $(vm_domain "$vmi"): $src (node $(pod_get "$src" node)) → $tgt (node $(pod_get "$tgt" node))"
-	t0=$(rl_ms)
-	if ! pod_virsh "$src" migrate --live --unsafe "$(vm_domain "$vmi")" "$(pod_uri "$tgt")" \
-		--migrateuri "unix://$sock" >"$RUN/vms/$vmi/migrate.out" 2>&1; then
-		rl_err "virsh migrate failed: $(cat "$RUN/vms/$vmi/migrate.out")"
-		return 1
+# vm_start POD VMI --os debian … → dg_vm_start; anything else → lib.sh's own vm_start.
+eval "$(declare -f vm_start | sed '1s/^vm_start /dg_lib_vm_start /')"
+vm_start() {
+	if [ "${3:-}" = --os ] && [ "${4:-}" = debian ]; then
+		dg_vm_start "$1" "$2" "${@:5}"
+	else
+		dg_lib_vm_start "$@"
 	fi
-	MIG_MS=$(($(rl_ms) - t0))
-	export MIG_MS MIG_POD
-	echo "$tgt" >"$RUN/vms/$vmi/pod"
-	vm_track_qemu "$vmi"
-	rl_wait 5 eval '[ -n "$(pod_event_us "$tgt" "Resumed Migrated")" ]' || true
-	MIG_RESUMED_US=$(pod_event_us "$tgt" "Resumed Migrated")
-	export MIG_RESUMED_US
-	rl_say "migrated in ${MIG_MS} ms; tearing down source pod $src"
-	pod_delete "$src"
+}
+
+# pod_virsh POD migrate … → with --unsafe (see the top); every other call unchanged.
+eval "$(declare -f pod_virsh | sed '1s/^pod_virsh /dg_lib_pod_virsh /')"
+pod_virsh() {
+	if [ "${2:-}" = migrate ]; then
+		dg_lib_pod_virsh "$1" migrate --unsafe "${@:3}"
+	else
+		dg_lib_pod_virsh "$@"
+	fi
+}
+
+# dg_vm_create NODE VMI [vm_create options] [-- dg_vm_start options] — lib.sh's vm_create (pod, launcher,
+# libvirtd, spec/profile) with a Debian VM.
+dg_vm_create() {
+	local node=$1 vmi=$2 copts=()
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do copts+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	vm_create "$node" "$vmi" "${copts[@]}" -- --os debian "$@"
 }
 
 # dg_oops VMI [FROM] — 0 (and prints the first line) when the guest console shows a kernel oops after

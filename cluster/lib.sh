@@ -673,11 +673,10 @@ EOF
 		return 1
 	fi
 	ln -f "$ed/libvirt-sock" "$ed/virtqemud-sock" || return 1
-	# The QEMU capabilities probe happens here (once per run when the cache was empty).
+	# The QEMU capabilities probe happens here (only when the seeded cache is missing or stale).
 	pod_virsh "$pod" capabilities >/dev/null || return 1
-	if [ -n "${caps:-}" ] && ! compgen -G "$RL_CAPS_CACHE/*.xml" >/dev/null; then
-		cp -p "$caps"/*.xml "$RL_CAPS_CACHE"/ 2>/dev/null
-	fi
+	# Keep the shared copy current: libvirt re-probes when QEMU or libvirt changed, cp -u takes the newer file.
+	[ -z "${caps:-}" ] || cp -pu "$caps"/*.xml "$RL_CAPS_CACHE"/ 2>/dev/null
 	events_start "$pod"
 }
 

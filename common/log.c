@@ -2,9 +2,11 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 static const char *log_ident = "relink";
@@ -49,8 +51,115 @@ int log_open(const char *ident, const char *file, enum log_level level) {
         log_max = level;
         if (!file || !file[0])
                 return 0;
-        log_fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-        return log_fd < 0 ? -errno : 0;
+        return log_open_file(file, &log_fd);
+}
+
+int log_open_file(const char *file, int *ret_fd) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        /* Type first: opening a device node already talks to its driver. Then the open itself never
+         * follows a symlink (O_NOFOLLOW), never waits for a FIFO reader (O_NONBLOCK: ENXIO) and never
+         * takes a terminal (O_NOCTTY); the fstat settles what was opened. */
+        if (lstat(file, &st) == 0 && !S_ISREG(st.st_mode))
+                return S_ISLNK(st.st_mode) ? -ELOOP : -EBADFD;
+        fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0600);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if (st.st_nlink != 1)           /* a second name for another file (or an unlinked one) */
+                return -EMLINK;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Escaped s into dst, whole units only, at most budget bytes; *ret_all tells whether all of s fit. */
+static size_t quote_into(char *dst, size_t budget, const unsigned char *p, bool *ret_all) {
+        static const char hex[] = "0123456789abcdef";
+        size_t n = 0, left = strlen((const char *)p);
+
+        while (*p) {
+                char esc[4];
+                size_t k = 0, seq = 1;
+
+                if (*p == '"' || *p == '\\') {
+                        esc[k++] = '\\';
+                        esc[k++] = (char)*p;
+                } else if (*p == '\n' || *p == '\r' || *p == '\t') {
+                        esc[k++] = '\\';
+                        esc[k++] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+                } else if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && utf8_seq_len(p, left) == 0)) {
+                        esc[k++] = '\\';
+                        esc[k++] = 'x';
+                        esc[k++] = hex[*p >> 4];
+                        esc[k++] = hex[*p & 15];
+                } else {
+                        seq = *p < 0x80 ? 1 : utf8_seq_len(p, left);
+                        memcpy(esc, p, seq);
+                        k = seq;
+                }
+                if (n + k > budget) {
+                        *ret_all = false;
+                        return n;
+                }
+                memcpy(dst + n, esc, k);
+                n += k;
+                p += seq;
+                left -= seq;
+        }
+        *ret_all = true;
+        return n;
+}
+
+const char *log_quote(char *buf, size_t size, const char *s) {
+        const unsigned char *p = (const unsigned char *)(s ? s : "");
+        bool all;
+        size_t n;
+
+        if (size < 6)
+                return "";
+        buf[0] = '"';
+        n = 1 + quote_into(buf + 1, size - 3, p, &all);         /* room for '"' and NUL */
+        if (!all) {
+                n = 1 + quote_into(buf + 1, size - 6, p, &all); /* and for "..." */
+                memcpy(buf + n, "...", 3);
+                n += 3;
+        }
+        buf[n++] = '"';
+        buf[n] = '\0';
+        return buf;
+}
+
+/* The whole line, as a last line of defence for fields logged without log_quote(): no control
+ * character (so no forged line) and nothing that is not UTF-8 reaches the file. */
+static size_t escape_line(char *dst, size_t size, const char *src, size_t len) {
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = (const unsigned char *)src;
+        size_t n = 0;
+
+        for (size_t i = 0; i < len;) {
+                size_t seq = p[i] < 0x80 ? 1 : utf8_seq_len(p + i, len - i);
+
+                if (p[i] < 0x20 || p[i] == 0x7f || seq == 0) {
+                        if (n + 4 > size)
+                                break;
+                        dst[n++] = '\\';
+                        dst[n++] = 'x';
+                        dst[n++] = hex[p[i] >> 4];
+                        dst[n++] = hex[p[i] & 15];
+                        i++;
+                        continue;
+                }
+                if (n + seq > size)
+                        break;
+                memcpy(dst + n, p + i, seq);
+                n += seq;
+                i += seq;
+        }
+        return n;
 }
 
 bool log_to_file(void) {
@@ -61,6 +170,25 @@ void log_close(void) {
         if (log_fd >= 0)
                 close(log_fd);
         log_fd = -1;
+}
+
+void log_stderr(const char *fmt, ...) {
+        char msg[2048], line[2048];
+        va_list ap;
+        size_t n;
+        int k;
+
+        k = snprintf(line, sizeof(line), "%s: ", log_ident);
+        n = k > 0 ? (size_t)k : 0;
+        va_start(ap, fmt);
+        k = vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (k > 0)
+                n += escape_line(line + n, sizeof(line) - 1 - n, msg,
+                                 (size_t)k < sizeof(msg) ? (size_t)k : sizeof(msg) - 1);
+        line[n++] = '\n';
+        ssize_t w = write(STDERR_FILENO, line, n);
+        (void)w;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...) {
@@ -86,15 +214,18 @@ void log_msg(enum log_level level, const char *fmt, ...) {
         k = snprintf(line + n, sizeof(line) - n, "%s ", log_level_to_string(level));
         if (k > 0)
                 n += (size_t)k;
-        if (n < sizeof(line)) {
+        if (n < sizeof(line) - 1) {
+                char msg[sizeof(line)];
+
                 va_start(ap, fmt);
-                k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+                k = vsnprintf(msg, sizeof(msg), fmt, ap);
                 va_end(ap);
                 if (k > 0)
-                        n += (size_t)k;
+                        n += escape_line(line + n, sizeof(line) - 1 - n, msg,
+                                         (size_t)k < sizeof(msg) ? (size_t)k : sizeof(msg) - 1);
         }
-        if (n >= sizeof(line) - 1)
-                n = sizeof(line) - 2;
+        if (n > sizeof(line) - 1)
+                n = sizeof(line) - 1;
         line[n++] = '\n';
         ssize_t w = write(log_fd >= 0 ? log_fd : STDERR_FILENO, line, n);
         (void)w;

@@ -16,19 +16,28 @@
 #endif
 
 int netns_open(const char *path, int *ret_fd) {
-        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int pfd = -1, fd = -1;
         struct statfs sfs;
+        char self[64];
 
         if (!path || path[0] == '\0')
                 return -EINVAL;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_PATH opens nothing: no driver's open() for a device node, no wait for a FIFO's writer.
+         * Only a namespace file (nsfs) is then opened for real, through the same fd. */
+        pfd = open(path, O_PATH | O_CLOEXEC);
+        if (pfd < 0)
+                return -errno;
+        if (fstatfs(pfd, &sfs) < 0)
+                return -errno;
+        if ((unsigned long)sfs.f_type != NSFS_MAGIC)
+                return -EINVAL;
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+        fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
-        if (fstatfs(fd, &sfs) < 0)
-                return -errno;
-        if ((unsigned long)sfs.f_type != NSFS_MAGIC && (unsigned long)sfs.f_type != PROC_SUPER_MAGIC)
-                return -EINVAL;
         int type = ioctl(fd, NS_GET_NSTYPE);
+        if (type < 0 && errno != ENOTTY)        /* ENOTTY: kernel before 4.11, setns() checks later */
+                return -errno;
         if (type >= 0 && type != CLONE_NEWNET)
                 return -EINVAL;
         *ret_fd = TAKE_FD(fd);

@@ -5,7 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Open a netns file (/var/run/netns/x, /proc/<pid>/ns/net); -EINVAL when it is not a netns. */
+/* Open a netns file (/var/run/netns/x, /proc/<pid>/ns/net) without ever blocking or opening
+ * anything else (a FIFO, a device node): -EINVAL when it is not a network namespace. */
 int netns_open(const char *path, int *ret_fd);
 int netns_identity(int fd, uint64_t *ret_dev, uint64_t *ret_ino);
 /* Switch the calling thread into netns fd; *ret_saved is the fd to hand to netns_leave(). */

@@ -45,9 +45,12 @@ def options_roff(help_text):
         if not line.strip():
             break
         if line.startswith("  --"):
-            head, desc = line[2:DESC_COL].rstrip(), line[DESC_COL:].strip()
-            if len(line) > DESC_COL and line[DESC_COL - 1] != " ":
-                sys.exit("gen-man: option line not aligned at column %d: %r" % (DESC_COL, line))
+            if len(line) <= DESC_COL or line[DESC_COL - 1] == " ":
+                head, desc = line[2:DESC_COL].rstrip(), line[DESC_COL:].strip()
+            else:                       # a long option: its description starts on the next line
+                head, desc = line.strip(), ""
+                if "  " in head:
+                    sys.exit("gen-man: option line not aligned at column %d: %r" % (DESC_COL, line))
             opt, _, arg = head.partition(" ")
             out.append(".TP")
             out.append('.BI "%s " %s' % (esc(opt), esc(arg)) if arg else ".B %s" % esc(opt))

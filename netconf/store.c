@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The state store (layout and rules in store.h). */
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,10 +16,27 @@
 #define LOCK_FILE        ".lock"
 #define LOCK_TIMEOUT_MS  10000
 
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
 struct store {
         int dir_fd;
         bool create;
 };
+
+/* mkdir, then the mode set explicitly on what was made: the umask neither widens nor narrows it. */
+static int mkdir_mode(int at, const char *name, mode_t mode) {
+        _cleanup_close_ int fd = -1;
+
+        if (mkdirat(at, name, mode) < 0)
+                return errno == EEXIST ? 0 : -errno;
+        fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        return fchmod(fd, mode) < 0 ? -errno : 0;
+}
 
 static int mkdir_p(const char *dir) {
         char path[PATH_MAX];
@@ -30,11 +48,38 @@ static int mkdir_p(const char *dir) {
                         continue;
                 char c = *p;
                 *p = '\0';
-                if (mkdir(path, 0700) < 0 && errno != EEXIST)
-                        return -errno;
+                int r = mkdir_mode(AT_FDCWD, path, 0700);
+                if (r < 0)
+                        return r;
                 *p = c;
                 if (c == '\0')
                         return 0;
+        }
+}
+
+/* Records drive relinkd's actions on VMs: only a directory nobody else can write is trusted. */
+static int dir_trusted(int fd) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+                return -EPERM;
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return -EACCES;
+        return 0;
+}
+
+const char *store_strerror(int r) {
+        switch (r) {
+        case -EPERM:
+                return "not owned by root";
+        case -EACCES:
+                return "group- or world-writable";
+        default:
+                return strerror(-r);
         }
 }
 
@@ -54,6 +99,9 @@ int store_open(const char *dir, bool create, struct store **ret) {
         }
         if (fd < 0)
                 return -errno;
+        int r = dir_trusted(fd);
+        if (r < 0)
+                return r;
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
@@ -79,12 +127,18 @@ static int network_dir(struct store *s, const char *network, bool create, int *r
                 return -EINVAL;
         fd = openat(s->dir_fd, network, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0 && errno == ENOENT && create) {
-                if (mkdirat(s->dir_fd, network, 0700) < 0 && errno != EEXIST)
-                        return -errno;
+                int r = mkdir_mode(s->dir_fd, network, 0700);
+                if (r < 0)
+                        return r;
                 fd = openat(s->dir_fd, network, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         }
         if (fd < 0)
                 return errno == ENOTDIR ? -ELOOP : -errno;
+        int r = dir_trusted(fd);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
         *ret_fd = fd;
         return 0;
 }
@@ -145,6 +199,79 @@ int store_usable(struct store *s, const char **ret_reason) {
         return 0;
 }
 
+/* ".tmp-<pid>-<n>" (write_atomic_at) or ".probe-<pid>" (store_usable). */
+static bool temp_name(const char *n) {
+        const char *p;
+
+        if (strncmp(n, ".tmp-", 5) == 0) {
+                p = n + 5;
+                if (!isdigit((unsigned char)*p))
+                        return false;
+                while (isdigit((unsigned char)*p))
+                        p++;
+                if (*p++ != '-' || !isdigit((unsigned char)*p))
+                        return false;
+        } else if (strncmp(n, ".probe-", 7) == 0) {
+                p = n + 7;
+                if (!isdigit((unsigned char)*p))
+                        return false;
+        } else
+                return false;
+        while (isdigit((unsigned char)*p))
+                p++;
+        return *p == '\0';
+}
+
+static int sweep_dir(int dfd, time_t max_age, unsigned *removed) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        time_t now = time(NULL);
+        int fd;
+
+        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                struct stat st;
+
+                if (!temp_name(de->d_name))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (st.st_mtime > now - max_age)
+                        continue;       /* possibly a live writer's */
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        (*removed)++;
+                else if (errno != ENOENT)
+                        return -errno;
+        }
+        return errno > 0 ? -errno : 0;
+}
+
+int store_sweep_temp(struct store *s, const char *network, time_t max_age, unsigned *ret_removed) {
+        _cleanup_close_ int dfd = -1;
+        unsigned removed = 0;
+        int r;
+
+        r = sweep_dir(s->dir_fd, max_age, &removed);
+        if (r >= 0 && network) {
+                r = network_dir(s, network, false, &dfd);
+                if (r == -ENOENT)
+                        r = 0;
+                else if (r >= 0)
+                        r = sweep_dir(dfd, max_age, &removed);
+        }
+        if (ret_removed)
+                *ret_removed = removed;
+        return r;
+}
+
 int store_lock(struct store *s, const char *network, bool exclusive) {
         _cleanup_close_ int dfd = -1, fd = -1;
         struct timespec pause = { 0, 2 * 1000 * 1000 };
@@ -153,8 +280,10 @@ int store_lock(struct store *s, const char *network, bool exclusive) {
         r = network_dir(s, network, s->create, &dfd);
         if (r < 0)
                 return r;
-        fd = openat(dfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        fd = openat(dfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600);
         if (fd < 0)
+                return -errno;
+        if (fchmod(fd, 0600) < 0)       /* whatever the umask was when it was created */
                 return -errno;
         for (unsigned waited = 0;; waited += 2) {
                 if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
@@ -227,11 +356,6 @@ int store_remove(struct store *s, const char *network, const char *container_id,
         return 0;
 }
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 /* Records of one network directory; returns the number of records visited or fn's non-zero value. */
 static int foreach_in(struct store *s, const char *network, int (*fn)(const struct record *r, void *userdata),
                       void *userdata, unsigned *skipped, unsigned *visited) {
@@ -298,6 +422,11 @@ int store_foreach(struct store *s, const char *network,
                                 continue;
                         k = foreach_in(s, de->d_name, fn, userdata, &skipped, &visited);
                         if (k == -ENOENT || k == -ENOTDIR || k == -ELOOP) {
+                                k = 0;
+                                continue;
+                        }
+                        if (k == -EPERM || k == -EACCES) {     /* an untrusted network directory */
+                                skipped++;
                                 k = 0;
                                 continue;
                         }

@@ -2,8 +2,8 @@
 /*
  * The state store: one JSON record per attachment, shared by relink (writes) and relinkd (reads).
  *
- *   <dir>/                          0700
- *   <dir>/<network>/                0700, one directory per CNI network
+ *   <dir>/                          0700, owned by root, never group/world-writable (else refused)
+ *   <dir>/<network>/                0700, one directory per CNI network (same rule)
  *   <dir>/<network>/.lock           flock: ADD/DEL shared, GC exclusive
  *   <dir>/<network>/<containerID>@<ifname>.json   0600, atomically replaced
  *
@@ -14,17 +14,29 @@
 #pragma once
 
 #include <stdbool.h>
+#include <time.h>
 #include "netconf/record.h"
 
 struct store;
 
-/* Open (and with create, make: mode 0700, parents included) the store directory. */
+/* Open (and with create, make: mode 0700 whatever the umask, parents included) the store directory.
+ * -EPERM when it is not owned by root (the effective user), -EACCES when group- or world-writable:
+ * its records drive relinkd, so nobody else may write them. Modes of everything made are explicit. */
 int store_open(const char *dir, bool create, struct store **ret);
+/* A message for store_* errors: the two refusals above in words, strerror otherwise. */
+const char *store_strerror(int r);
 void store_close(struct store *s);                 /* accepts NULL */
 static inline void store_closep(struct store **s) { store_close(*s); }
 
 /* Writable and consistent (STATUS): 0 or -errno with a reason in ret_reason (static string). */
 int store_usable(struct store *s, const char **ret_reason);
+
+/* A writer killed between creating and renaming its temp file leaves ".tmp-<pid>-<n>" (or STATUS's
+ * ".probe-<pid>"). Remove such regular files older than max_age seconds from the store directory and,
+ * when network is given, from that network's directory (call with its lock held exclusively).
+ * A live writer's file is never that old. */
+#define STORE_TEMP_MAX_AGE 60
+int store_sweep_temp(struct store *s, const char *network, time_t max_age, unsigned *ret_removed);
 
 /* Lock one network: shared for ADD/DEL, exclusive for GC. Returns an fd to close, or -errno. */
 int store_lock(struct store *s, const char *network, bool exclusive);
@@ -42,7 +54,8 @@ int store_remove(struct store *s, const char *network, const char *container_id,
 
 /*
  * Call fn for every readable record, of one network or of all (network == NULL).
- * Unreadable/corrupt files are skipped (counted in *ret_skipped when non-NULL), never deleted.
+ * Unreadable/corrupt files are skipped (counted in *ret_skipped when non-NULL), never deleted; with
+ * network == NULL, so is a network directory others can write (counted once).
  * fn returns 0 to go on, > 0 to stop early, < 0 to abort with that error.
  */
 int store_foreach(struct store *s, const char *network,

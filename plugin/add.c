@@ -39,6 +39,8 @@ int verb_add(const struct cni_call *c) {
                 return cni_fail(CNI_ERR_IO, NULL, "out of memory");
 
         k = netns_open(c->netns, &ns_fd);
+        if (k == -EINVAL)
+                return cni_fail(CNI_ERR_INVALID_ENV, NULL, "CNI_NETNS '%s' is not a network namespace", c->netns);
         if (k < 0)
                 return cni_fail(CNI_ERR_INVALID_ENV, strerror(-k), "cannot open netns '%s' (CNI_NETNS)", c->netns);
         k = netns_identity(ns_fd, &r->netns_dev, &r->netns_ino);
@@ -85,12 +87,12 @@ int verb_add(const struct cni_call *c) {
 
         k = store_open(conf->state_dir, true, &s);
         if (k < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-k), "cannot open stateDir '%s'", conf->state_dir);
+                return cni_fail(CNI_ERR_IO, store_strerror(k), "cannot open stateDir '%s'", conf->state_dir);
         lock_fd = store_lock(s, conf->name, false);
         if (lock_fd == -EAGAIN)
                 return cni_fail(CNI_ERR_TRY_AGAIN, NULL, "state of network '%s' is locked (GC running)", conf->name);
         if (lock_fd < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-lock_fd), "cannot lock network '%s' in '%s'", conf->name,
+                return cni_fail(CNI_ERR_IO, store_strerror(lock_fd), "cannot lock network '%s' in '%s'", conf->name,
                                 conf->state_dir);
         k = store_put(s, r);
         if (k < 0)
@@ -102,6 +104,6 @@ int verb_add(const struct cni_call *c) {
                 return cni_fail(CNI_ERR_IO, strerror(-k), "cannot encode prevResult");
         printf("%s\n", out);
         log_info("ADD network=%s container=%s ifname=%s ifindex=%d mac=%s ips=%zu vm=%s", r->network,
-                 r->container_id, r->ifname, r->ifindex, r->mac, r->n_ips, r->vm[0] ? r->vm : "-");
+                 r->container_id, LOG_Q(r->ifname), r->ifindex, r->mac, r->n_ips, LOG_Q(r->vm));
         return 0;
 }

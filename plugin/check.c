@@ -51,6 +51,8 @@ static int check_live(const struct cni_call *c, const struct record *rec) {
         int k;
 
         k = netns_open(c->netns, &ns_fd);
+        if (k == -EINVAL)
+                return cni_fail(CNI_ERR_INVALID_ENV, NULL, "CNI_NETNS '%s' is not a network namespace", c->netns);
         if (k < 0)
                 return cni_fail(CNI_ERR_INVALID_ENV, strerror(-k), "cannot open netns '%s' (CNI_NETNS)", c->netns);
         k = netns_identity(ns_fd, &dev, &ino);
@@ -69,7 +71,7 @@ static int check_live(const struct cni_call *c, const struct record *rec) {
                 return cni_fail(RELINK_ERR_LIVE, NULL, "interface '%s' (ifindex %d) has MAC %s, recorded %s", li.name,
                                 li.ifindex, li.mac, rec->mac);
         if (!streq(li.name, rec->ifname) || li.master)
-                log_debug("CHECK: '%s' is now '%s'%s", rec->ifname, li.name, li.master ? " (enslaved)" : "");
+                log_debug("CHECK: %s is now %s%s", LOG_Q(rec->ifname), LOG_Q(li.name), li.master ? " (enslaved)" : "");
         return 0;
 }
 
@@ -88,7 +90,7 @@ int verb_check(const struct cni_call *c) {
                 return cni_fail(RELINK_ERR_NO_RECORD, NULL, "no record for '%s@%s' in network '%s'", c->container_id,
                                 c->ifname, conf->name);
         if (k < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-k), "cannot read the record for '%s@%s'", c->container_id,
+                return cni_fail(CNI_ERR_IO, store_strerror(k), "cannot read the record for '%s@%s'", c->container_id,
                                 c->ifname);
         if (check_prev_result(c, rec) < 0 || check_live(c, rec) < 0)
                 return -1;

@@ -48,9 +48,10 @@ void cni_emit_error(const char *command, const char *cni_version) {
         else
                 printf("%s\n", json);
         fflush(stdout);
-        fprintf(stderr, "relink: %s failed (code %u): %s%s%s\n", command ? command : "CNI call", first_error.code,
-                first_error.msg, first_error.details[0] ? ": " : "", first_error.details);
+        /* stderr reaches the runtime's log too: the same escaping as the log file (one line, UTF-8) */
+        log_stderr("%s failed (code %u): %s%s%s", command ? command : "CNI call", first_error.code,
+                   first_error.msg, first_error.details[0] ? ": " : "", first_error.details);
         if (log_to_file())
-                log_error("%s failed: code=%u msg=\"%s\" details=\"%s\"", command ? command : "?", first_error.code,
-                  first_error.msg, first_error.details);
+                log_error("%s failed: code=%u msg=%s details=%s", command ? command : "?", first_error.code,
+                          LOG_Q(first_error.msg), LOG_Q(first_error.details));
 }

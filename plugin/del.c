@@ -15,7 +15,7 @@ int verb_del(const struct cni_call *c) {
         if (k == -ENOENT)
                 return 0;
         if (k < 0) {
-                log_warn("DEL: cannot open stateDir '%s': %s (nothing removed)", conf->state_dir, strerror(-k));
+                log_warn("DEL: cannot open stateDir %s: %s (nothing removed)", LOG_Q(conf->state_dir), store_strerror(k));
                 return 0;
         }
         lock_fd = store_lock(s, conf->name, false);
@@ -24,14 +24,14 @@ int verb_del(const struct cni_call *c) {
         if (lock_fd == -EAGAIN)
                 return cni_fail(CNI_ERR_TRY_AGAIN, NULL, "state of network '%s' is locked (GC running)", conf->name);
         if (lock_fd < 0) {
-                log_warn("DEL: cannot lock network '%s': %s (nothing removed)", conf->name, strerror(-lock_fd));
+                log_warn("DEL: cannot lock network '%s': %s (nothing removed)", conf->name, store_strerror(lock_fd));
                 return 0;
         }
         k = store_remove(s, conf->name, c->container_id, c->ifname);
         if (k < 0 && k != -ENOENT)
-                log_warn("DEL: cannot remove record '%s@%s': %s", c->container_id, c->ifname, strerror(-k));
+                log_warn("DEL: cannot remove record %s ifname=%s: %s", c->container_id, LOG_Q(c->ifname), strerror(-k));
         else
-                log_info("DEL network=%s container=%s ifname=%s%s", conf->name, c->container_id, c->ifname,
+                log_info("DEL network=%s container=%s ifname=%s%s", conf->name, c->container_id, LOG_Q(c->ifname),
                          k == -ENOENT ? " (no record)" : "");
         return 0;
 }

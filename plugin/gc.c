@@ -37,6 +37,16 @@ static int collect(const struct record *r, void *userdata) {
         return 0;
 }
 
+/* Temp files of writers killed mid-write (network dir under our exclusive lock, and the store dir). */
+static unsigned sweep(struct store *s, const char *network) {
+        unsigned swept = 0;
+        int k = store_sweep_temp(s, network, STORE_TEMP_MAX_AGE, &swept);
+
+        if (k < 0)
+                log_warn("GC: cannot remove stale temp files: %s", store_strerror(k));
+        return swept;
+}
+
 int verb_gc(const struct cni_call *c) {
         const struct netconf *conf = c->conf;
         _cleanup_(store_closep) struct store *s = NULL;
@@ -52,14 +62,16 @@ int verb_gc(const struct cni_call *c) {
         if (k == -ENOENT)
                 return 0;
         if (k < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-k), "cannot open stateDir '%s'", conf->state_dir);
+                return cni_fail(CNI_ERR_IO, store_strerror(k), "cannot open stateDir '%s'", conf->state_dir);
         lock_fd = store_lock(s, conf->name, true);
-        if (lock_fd == -ENOENT)
+        if (lock_fd == -ENOENT) {
+                sweep(s, NULL);
                 return 0;
+        }
         if (lock_fd == -EAGAIN)
                 return cni_fail(CNI_ERR_TRY_AGAIN, NULL, "state of network '%s' is busy", conf->name);
         if (lock_fd < 0)
-                return cni_fail(CNI_ERR_IO, strerror(-lock_fd), "cannot lock network '%s'", conf->name);
+                return cni_fail(CNI_ERR_IO, store_strerror(lock_fd), "cannot lock network '%s'", conf->name);
 
         k = store_foreach(s, conf->name, collect, &st, &skipped);
         if (k < 0) {
@@ -69,12 +81,14 @@ int verb_gc(const struct cni_call *c) {
         for (size_t i = 0; i < st.n; i++) {
                 k = store_remove(s, conf->name, st.items[i].container_id, st.items[i].ifname);
                 if (k < 0 && k != -ENOENT)
-                        log_warn("GC: cannot remove '%s@%s': %s", st.items[i].container_id, st.items[i].ifname,
+                        log_warn("GC: cannot remove %s ifname=%s: %s", st.items[i].container_id, LOG_Q(st.items[i].ifname),
                                  strerror(-k));
                 else if (k == 0)
                         removed++;
         }
         free(st.items);
-        log_info("GC network=%s valid=%zu removed=%zu skipped-corrupt=%u", conf->name, conf->n_valid, removed, skipped);
+        unsigned swept = sweep(s, conf->name);
+        log_info("GC network=%s valid=%zu removed=%zu skipped-corrupt=%u stale-temp-removed=%u", conf->name,
+                 conf->n_valid, removed, skipped, swept);
         return 0;
 }

@@ -144,12 +144,14 @@ static int run(const char *command, char *version, size_t version_size) {
         if (conf->log_file[0]) {
                 r = log_open("relink", conf->log_file, level);
                 if (r < 0)
-                        log_warn("cannot open logFile '%s': %s", conf->log_file, strerror(-r));
+                        log_warn("cannot open logFile %s: %s", LOG_Q(conf->log_file),
+                                 r == -ELOOP ? "it is a symbolic link" :
+                                 r == -EBADFD ? "not a regular file" :
+                                 r == -EMLINK ? "the file has more than one name" : strerror(-r));
         }
         call.conf = conf;
         log_debug("relink %s: %s network=%s container=%s ifname=%s netns=%s", relink_version, command, conf->name,
-                  call.container_id ? call.container_id : "", call.ifname ? call.ifname : "",
-                  call.netns ? call.netns : "");
+                  call.container_id ? call.container_id : "", LOG_Q(call.ifname), LOG_Q(call.netns));
         return v->run(&call);
 }
 

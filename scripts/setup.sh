@@ -28,7 +28,7 @@ PACKAGES=(
 	# manifest checks (tests/integration/t-examples.sh)
 	python3 python3-yaml systemd binutils diffutils
 	# packaging: man pages, make deb + lintian, metrics over HTTP, the OCI image (t-man, t-deb, t-image)
-	groff-base groff man-db dpkg-dev debhelper fakeroot lintian libmicrohttpd-dev curl podman buildah
+	groff-base groff man-db dpkg-dev debhelper fakeroot lintian libmicrohttpd-dev curl podman buildah runc
 )
 
 missing_packages() {

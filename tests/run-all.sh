@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run test suites and add up their results.
 #
-#   tests/run-all.sh                 unit, integration, conformance, fuzz, e2e, realguest
+#   tests/run-all.sh                 unit, integration, conformance, sanitize, fuzz, e2e, realguest
 #   tests/run-all.sh unit e2e        only those
 #
 # Every suite is an executable that prints its own closing line "N passed, N failed";
@@ -12,7 +12,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit integration conformance fuzz e2e realguest)
+[ ${#suites[@]} -eq 0 ] && suites=(unit integration conformance sanitize fuzz e2e realguest)
 
 total_pass=0 total_fail=0 status=0
 run_suite() { # name command...
@@ -48,6 +48,35 @@ none() {
 	status=1
 }
 
+# The sanitize tier: integration tests that exercise bin/relink and bin/relinkd without VMs and finish in
+# seconds (the slow, timing-bound ones -- concurrency, locking, conn-lifetime which has its own ASan
+# relinkd -- and the manifest/man/version checks stay with the plain build).
+SAN_INTEGRATION=(t-bridge-dualstack t-hardening t-identity t-kubelet-discovery t-list-031 t-malformed
+	t-multus-net1 t-ptp-tuning-mac t-status-gc)
+
+# Sanitizer reports go to files (log_path), so a report fails the suite even when the test around it
+# expected the binary to fail; san_check NAME counts each report as one failure and shows it.
+san_check() {
+	local name=$1 f n=0
+	for f in "$san_dir"/reports/*; do
+		[ -e "$f" ] || continue
+		echo "not ok - $name: sanitizer report $(basename "$f"):"
+		sed 's/^/#   /' "$f" | head -40
+		rm -f "$f"
+		n=$((n + 1))
+	done
+	if [ $n -gt 0 ]; then
+		total_fail=$((total_fail + n))
+		status=1
+	fi
+}
+
+san_suite() { # name command...
+	local name=$1
+	run_suite "$@"
+	san_check "$name"
+}
+
 for s in "${suites[@]}"; do
 	n=0
 	case $s in
@@ -69,6 +98,37 @@ for s in "${suites[@]}"; do
 		;;
 	conformance)
 		run_suite conformance env RELINK="$ROOT/bin/relink" bash conformance/run.sh
+		;;
+	sanitize)
+		# make check builds these (make SANITIZE=address,undefined BUILD=build/asan BIN=build/asan/bin test-bins).
+		san=$ROOT/build/asan
+		if [ ! -x "$san/bin/relink" ] || [ ! -x "$san/bin/relinkd" ]; then
+			none sanitize "no $san/bin/relink{,d}: make check builds them"
+			continue
+		fi
+		san_dir=$(mktemp -d /tmp/relink-san-$$-XXXXXX)
+		mkdir "$san_dir/reports"
+		export ASAN_OPTIONS="detect_leaks=1:log_path=$san_dir/reports/asan"
+		export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$san_dir/reports/ubsan"
+		# The harnesses run the binaries under `env -i`: wrappers carry the options through.
+		for b in relink relinkd; do
+			printf '#!/bin/sh\nASAN_OPTIONS="%s" UBSAN_OPTIONS="%s" exec "%s" "$@"\n' \
+				"$ASAN_OPTIONS" "$UBSAN_OPTIONS" "$san/bin/$b" >"$san_dir/$b"
+			chmod +x "$san_dir/$b"
+		done
+		for t in "$san"/tests/test_*; do
+			[ -x "$t" ] || continue
+			san_suite "sanitize/unit/$(basename "$t")" tests/unit/cmocka-wrap.sh "$t"
+			n=$((n + 1))
+		done
+		san_suite sanitize/conformance env RELINK="$san_dir/relink" bash conformance/run.sh
+		for t in "${SAN_INTEGRATION[@]}"; do
+			san_suite "sanitize/integration/$t" env RELINK="$san_dir/relink" RELINKD="$san_dir/relinkd" \
+				bash "tests/integration/$t.sh"
+		done
+		unset ASAN_OPTIONS UBSAN_OPTIONS
+		rm -rf "$san_dir"
+		[ $n -gt 0 ] || none sanitize "no $san/tests/test_* binaries"
 		;;
 	fuzz)
 		# Every libFuzzer target (build/fuzz, make fuzz-build) for a short bounded time: CI time matters;

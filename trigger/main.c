@@ -21,6 +21,7 @@
 #include "common/version.h"
 #include "trigger/action.h"
 #include "trigger/conn.h"
+#include "trigger/httpmetrics.h"
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
 #include "trigger/options.h"
@@ -107,6 +108,16 @@ int main(int argc, char **argv) {
                 log_error("cannot watch the wake-up pipe: %s", virt_error());
                 return 1;
         }
+        if (o.metrics_listen) {
+                unsigned port;
+
+                r = httpmetrics_start(o.metrics_listen, &port);
+                if (r < 0) {
+                        log_error("--metrics-listen %s: %s", o.metrics_listen, strerror(-r));
+                        return 1;
+                }
+                log_info("metrics: serving /metrics on %s (port %u)", o.metrics_listen, port);
+        }
         r = metrics_flush();
         if (r < 0)
                 log_warn("cannot write metrics file '%s': %s", o.metrics_file, strerror(-r));
@@ -131,6 +142,7 @@ int main(int argc, char **argv) {
         actions_shutdown();
         jobs_cancel_all();
         conns_stop();
+        httpmetrics_stop();
         metrics_flush();
         log_info("stopped");
         log_close();

@@ -13,6 +13,7 @@
 
 #include "common/util.h"
 #include "trigger/dhcpprobe.h"
+#include "trigger/httpmetrics.h"
 #include "trigger/launcher.h"
 #include "trigger/options.h"
 
@@ -23,7 +24,7 @@ const struct opts *relinkd_cfg;
 enum {
         OPT_STATE_DIR = 0x100, OPT_CONNECT, OPT_NETNS, OPT_WATCH, OPT_HOLD, OPT_VERIFY, OPT_VERIFY_REATTACH,
         OPT_DETACH_TIMEOUT, OPT_PROBE_TIMEOUT, OPT_RESCAN, OPT_BACKOFF_MAX, OPT_METRICS, OPT_LOG_LEVEL, OPT_NO_ESCALATE,
-        OPT_DRY_RUN, OPT_KUBEVIRT, OPT_KUBELET_ROOT, OPT_HELP, OPT_VERSION,
+        OPT_DRY_RUN, OPT_KUBEVIRT, OPT_KUBELET_ROOT, OPT_HELP, OPT_VERSION, OPT_METRICS_LISTEN,
 };
 
 static const struct option long_options[] = {
@@ -46,6 +47,7 @@ static const struct option long_options[] = {
         { "kubelet-root",       required_argument, NULL, OPT_KUBELET_ROOT },
         { "help",               no_argument,       NULL, OPT_HELP },
         { "version",            no_argument,       NULL, OPT_VERSION },
+        { "metrics-listen",     required_argument, NULL, OPT_METRICS_LISTEN },
         {}
 };
 
@@ -124,6 +126,9 @@ void opts_usage(FILE *f) {
 "                           relinkd_actions_total{kind,result}, relinkd_decisions_total{decision},\n"
 "                           relinkd_renewal_seconds (migration event → verified DHCP renewal),\n"
 "                           relinkd_event_to_first_call_seconds, relinkd_connections.\n"
+"  --metrics-listen ADDR:PORT\n"
+"                         Also serve the same metrics at http://ADDR:PORT/metrics (Prometheus scrape;\n"
+"                         numeric address, [v6]:PORT for IPv6), e.g. 0.0.0.0:9595 for a DaemonSet pod.\n"
 "  --log-level LEVEL      debug, info (default), warn or error.\n"
 "  --no-escalate          Do not escalate an unverified flap to a re-attach; report it.\n"
 "  --dry-run              Decide and log, but never change a guest or its metadata.\n"
@@ -277,6 +282,16 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 case OPT_VERSION:
                         o.version = true;
                         break;
+                case OPT_METRICS_LISTEN: {
+                        struct sockaddr_storage sa;
+                        socklen_t sa_len;
+
+                        if (httpmetrics_parse_addr(optarg, &sa, &sa_len) < 0)
+                                return fail(err, err_size, "--metrics-listen: expected ADDR:PORT or [ADDR6]:PORT "
+                                            "with a numeric address, got '%s'", optarg);
+                        o.metrics_listen = optarg;
+                        break;
+                }
                 case ':':
                         return fail(err, err_size, "option '%s' needs an argument", argv[optind - 1]);
                 case '?':

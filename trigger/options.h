@@ -33,6 +33,7 @@ struct opts {
         unsigned rescan_ms;          /* --watch glob rescan */
         unsigned backoff_max_ms;     /* reconnect backoff ceiling */
         const char *metrics_file;
+        const char *metrics_listen;  /* --metrics-listen ADDR:PORT, or NULL */
         enum log_level log_level;
         bool no_escalate;            /* report instead of escalating flap → re-attach */
         bool dry_run;                /* decide and log, never touch a guest */

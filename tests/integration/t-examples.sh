@@ -240,7 +240,7 @@ read -ra inst_args <<<"${inst//DESTDIR=\/out/DESTDIR=$T/img}"
 make -s -C "$ROOT" install "${inst_args[@]}" >"$T/install.log" 2>&1
 expect_eq "Containerfile: its make install runs" "$? $(cat "$T/install.log")" "0 "
 check "image: the DaemonSet's relinkd command exists" test -x "$T/img${ds_argv[0]}"
-expect_eq "daemonset: both containers use one image" "$(fact ds.images)" "registry.example/relink:0.1"
+expect_eq "daemonset: both containers use one image, make image's" "$(fact ds.images)" "localhost/relink:$(cat "$ROOT/VERSION")"
 # Runtime packages: every library relink and relinkd are linked against comes from one of them (or libc6).
 rt_pkgs=" libc6 $(sed -n '/^FROM debian:12$/,$p' "$KX/Containerfile" | sed -n '/apt-get install/,/&&/p' |
 	tr ' \\' '\n\n' | grep -E '^lib[a-z0-9.+-]+$' | tr '\n' ' ')"
@@ -367,6 +367,37 @@ while read -r _ _ name type; do
 	check "docs/kubevirt.md lists metric $name ($type)" \
 		grep -qE "^\| $bt$name(\{[^$bt]*\})?$bt \| $type \|" "$ROOT/docs/kubevirt.md"
 done < <(grep '^# TYPE ' "$T/m.prom" 2>/dev/null || echo "# TYPE no-metrics-file-written -")
+# The alerts and the dashboard query only metrics relinkd exports (histograms by their _bucket/_sum/
+# _count series), besides kube-state-metrics' kube_pod_info; the four alerts are there.
+python3 - "$ROOT/examples/kubernetes/relink-monitoring.yaml" "$ROOT/examples/grafana-relinkd.json" >"$T/mon" <<'PY'
+import json, re, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+rules = [r for d in docs if d["kind"] == "PrometheusRule" for g in d["spec"]["groups"] for r in g["rules"]]
+print("alerts " + " ".join(r["alert"] for r in rules))
+exprs = [r["expr"] for r in rules]
+dash = json.load(open(sys.argv[2]))
+exprs += [t["expr"] for p in dash["panels"] for t in p["targets"]]
+exprs += [v["query"] for v in dash["templating"]["list"] if v["type"] == "query"]
+print("panels %d" % len(dash["panels"]))
+for m in sorted({n for e in exprs for n in re.findall(r"\b[a-z_]+_[a-z_]+(?=[{\[(),\s]|$)", e)
+                 if n.startswith(("relinkd_", "kube_"))}):
+    print("metric " + re.sub(r"_(bucket|sum|count)$", "", m) if m.startswith("relinkd_") and
+          re.search(r"_seconds_(bucket|sum|count)$", m) else "metric " + m)
+PY
+expect_eq "relink-monitoring.yaml: the four alerts" "$(sed -n 's/^alerts //p' "$T/mon")" \
+	"RelinkActionFailed RelinkLauncherUnreachable RelinkNoLauncherFollowed RelinkNicsMissing"
+check "grafana-relinkd.json: 8 panels" grep -qx "panels 8" "$T/mon"
+n=0
+while read -r _ name; do
+	n=$((n + 1))
+	case $name in
+	kube_pod_info) ok "alerts/dashboard: $name is kube-state-metrics'" ;;
+	*) check "alerts/dashboard: $name is a metric relinkd exports" grep -q "^# TYPE $name " "$T/m.prom" ;;
+	esac
+done < <(sed -n 's/^metric /& /p' "$T/mon" | sort -u)
+check "alerts/dashboard name at least 9 metrics ($n)" test "$n" -ge 9
+expect_eq "daemonset: --metrics-listen on the port the PodMonitor scrapes" \
+	"$(printf '%s\n' "${ds_argv[@]}" | sed -n 's/^--metrics-listen=//p')" "0.0.0.0:9595"
 for drop in dac_override sys_ptrace; do
 	line=$(run_capped "$(sed "s/+$drop,\?//; s/,$//" <<<"$unit_caps")" "conn=$uid (connected |.*Permission denied)")
 	check "control: without $drop the launcher is not reached ($line)" \

@@ -28,7 +28,7 @@ for p in relink relinkd; do
 done
 
 # Options of --help: the lines of its Options block that start with "  --" (name and argument).
-bin/relinkd --help | awk '/^Options:$/ {on = 1; next} on && /^$/ {exit} on && /^  --/ {print $1, ($2 ~ /^[A-Z]+$/ ? $2 : "")}' |
+bin/relinkd --help | awk '/^Options:$/ {on = 1; next} on && /^$/ {exit} on && /^  --/ {print $1, ($2 ~ /^[A-Z:]+$/ ? $2 : "")}' |
 	sed 's/ $//' | sort >"$T/help"
 # Options of the man page: the tag line after each .TP in the OPTIONS section.
 awk '/^\.SH OPTIONS/ {on = 1; next} on && /^\.SH/ {exit} on && prev == ".TP" {print} {prev = $0}' build/man/relinkd.8 |
@@ -39,7 +39,7 @@ if [ "$n" -ge 19 ] && diff -u "$T/help" "$T/man" >"$T/diff"; then
 else
 	not_ok "relinkd(8) OPTIONS = relinkd --help options" "help: $n options" "$(cat "$T/diff")"
 fi
-for o in --version --help --metrics-file --kubevirt; do
+for o in --version --help --metrics-file --metrics-listen --kubevirt; do
 	check "relinkd(8) documents $o" grep -q "^\.B[I]* \"*$(sed 's/-/\\\\-/g' <<<"$o")" build/man/relinkd.8
 done
 for s in SIGNALS METRICS FILES "EXIT STATUS" EXAMPLES "DECISION TABLE"; do

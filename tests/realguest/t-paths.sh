@@ -8,8 +8,9 @@
 #   │ each (qcow2 overlay, 384 MiB) ─ ─ ─│─ migrate ─▶│ (same overlay file: --unsafe)      │
 #   └────────────────────────────────────┘            └────────────────────────────────────┘
 #   *-new: the VM's MAC is the pod's → a new MAC on the target → relinkd re-attaches the NIC.
-#   *-pin: the VMI pins its MAC → relinkd flaps the link; systemd-networkd renews on it, NetworkManager
-#          (carrier-wait 6 s) and ifupdown (no carrier watch) do not → escalation to a re-attach.
+#   *-pin: the VMI pins its MAC → relinkd flaps the link; systemd-networkd renews on it (its INIT-REBOOT
+#          REQUEST goes unanswered by the harness's dnsmasq, so it may be escalated: see lib.sh),
+#          NetworkManager (carrier-wait 6 s) and ifupdown (no carrier watch) do not → escalation to a re-attach.
 #   Each case: relinkd's decision and verdict, the guest's lease of the target pod's address (console),
 #   a ping to that address from node 2. A guest kernel oops after the migration is a platform fault
 #   (SKIP, rerun once on a fresh VM).

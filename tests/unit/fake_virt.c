@@ -17,7 +17,7 @@
 #define MAX_TIMERS 256
 #define MAX_PORTS 8
 #define PORT_FD_BASE 1000
-#define PORT_QUEUE 16
+#define PORT_QUEUE 256
 
 struct ftimer {
         int id;
@@ -260,6 +260,18 @@ static int f_metadata_set(virDomainPtr dom, const char *key, const char *uri, co
         return 0;
 }
 
+static bool port_hold;
+
+void fake_port_hold(bool hold) {
+        port_hold = hold;
+}
+
+void fake_port_ready(const char *tap) {
+        for (size_t k = 0; k < MAX_PORTS; k++)
+                if (ports[k].open && streq(ports[k].tap, tap) && ports[k].watch)
+                        ports[k].fn(PORT_FD_BASE + (int) k, ports[k].opaque);
+}
+
 static void port_push(const char *tap, const struct dhcp_seen *s) {
         for (size_t k = 0; k < MAX_PORTS; k++) {
                 struct fport *p = &ports[k];
@@ -267,7 +279,7 @@ static void port_push(const char *tap, const struct dhcp_seen *s) {
                 if (!p->open || !streq(p->tap, tap) || p->tail - p->head >= PORT_QUEUE)
                         continue;
                 p->q[p->tail++ % PORT_QUEUE] = *s;
-                if (p->watch)
+                if (p->watch && !port_hold)
                         p->fn(PORT_FD_BASE + (int) k, p->opaque);
         }
 }

@@ -76,6 +76,9 @@ void fake_dom_free(struct fake_dom *d);
 void fake_guest_release(struct fake_dom *d, const char *pci, bool announce);
 /* A DHCP frame on tap's port: from the guest (to_guest false) or to it. */
 void fake_port_frame(const char *tap, uint8_t msgtype, const char *mac, const char *yiaddr, bool to_guest);
+/* hold: frames queue up without waking the watcher; fake_port_ready wakes it once (one callback). */
+void fake_port_hold(bool hold);
+void fake_port_ready(const char *tap);
 static inline virDomainPtr fake_domptr(struct fake_dom *d) {
         return (virDomainPtr) (void *) d;
 }

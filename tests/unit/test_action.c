@@ -345,6 +345,24 @@ static void test_ack_not_to_guest_is_not_verified(void **state) {
         assert_rule(PCI, NEW, false);
 }
 
+static void test_port_burst_is_capped(void **state) {
+        /* Audit row 10: one port callback reads a bounded number of frames (64); a guest flooding
+         * DHCP cannot hold the loop. The server's ACK behind 100 requests is seen on the next call. */
+        dom.dhcp_ms = -1;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        fake_run(0);
+        fake_port_hold(true);
+        for (int i = 0; i < 100; i++)
+                fake_port_frame("tap0", DHCP_REQUEST, NEW, NULL, false);
+        fake_port_frame("tap0", DHCP_ACK, NEW, IP, true);
+        fake_port_hold(false);
+        fake_port_ready("tap0");
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 0);
+        fake_port_ready("tap0");
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+}
+
 static void test_ack_for_other_address_waits(void **state) {
         dom.dhcp_ms = -1;
         start(ACTION_REATTACH, NEW, NULL);
@@ -866,6 +884,7 @@ int main(void) {
                 T(test_reattach_unanswered_then_alt),
                 T(test_reattach_nothing_answers),
                 T(test_ack_not_to_guest_is_not_verified),
+                T(test_port_burst_is_capped),
                 T(test_ack_for_other_address_waits),
                 T(test_removed_after_every_deadline),
                 T(test_metrics_rendered),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "netconf/conf.h"
 #include "netconf/store.h"
@@ -312,6 +313,57 @@ static void test_cnierr(void **state) {
         assert_int_equal(cni_error_code(), 0);
 }
 
+/* issue 9 row 1: a logged field cannot forge a line or another field. */
+static const struct quote_case {
+        const char *in, *want;
+} quote_cases[] = {
+        { "eth0", "\"eth0\"" },
+        { "", "\"\"" },
+        { "a\nb\r\tc", "\"a\\nb\\r\\tc\"" },
+        { "x\" vm=\"forged", "\"x\\\" vm=\\\"forged\"" },
+        { "back\\slash", "\"back\\\\slash\"" },
+        { "\x1b[31m\x7f", "\"\\x1b[31m\\x7f\"" },
+        { "caf\xc3\xa9\xf0\x9f\x98\x80", "\"caf\xc3\xa9\xf0\x9f\x98\x80\"" },
+        { "\xff\xc3(\xed\xa0\x80", "\"\\xff\\xc3(\\xed\\xa0\\x80\"" },
+};
+
+static void test_log_quote(void **state) {
+        char buf[64], small[12];
+
+        for (size_t i = 0; i < ARRAY_SIZE(quote_cases); i++)
+                assert_string_equal(log_quote(buf, sizeof(buf), quote_cases[i].in), quote_cases[i].want);
+        assert_string_equal(log_quote(buf, sizeof(buf), NULL), "\"\"");
+        /* cut on a whole escape, still quoted */
+        assert_string_equal(log_quote(small, sizeof(small), "abcdefghijklmnop"), "\"abcdef...\"");
+        assert_string_equal(log_quote(small, sizeof(small), "ab\n\n\n\n\n"), "\"ab\\n\\n...\"");
+        assert_string_equal(LOG_Q("a\"b"), "\"a\\\"b\"");
+}
+
+/* issue 9 rows 1, 2: the log file is a regular file with one name, never reached through a symlink. */
+static void test_log_open_file(void **state) {
+        char dir[] = "/tmp/relink-log-XXXXXX", path[128], other[128];
+        int fd = -1;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/log", dir);
+        assert_int_equal(log_open_file(path, &fd), 0);
+        close(fd);
+        snprintf(other, sizeof(other), "%s/link", dir);
+        assert_int_equal(symlink(path, other), 0);
+        assert_int_equal(log_open_file(other, &fd), -ELOOP);
+        unlink(other);
+        assert_int_equal(link(path, other), 0);
+        assert_int_equal(log_open_file(other, &fd), -EMLINK);
+        unlink(other);
+        assert_int_equal(mkfifo(other, 0600), 0);
+        assert_int_equal(log_open_file(other, &fd), -EBADFD);       /* no reader: never blocks */
+        unlink(other);
+        assert_int_equal(log_open_file("/dev/null", &fd), -EBADFD);
+        assert_int_equal(log_open_file(dir, &fd), -EBADFD);
+        unlink(path);
+        rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_status),
@@ -322,6 +374,8 @@ int main(void) {
                 cmocka_unit_test(test_add_live_addresses),
                 cmocka_unit_test(test_link_read),
                 cmocka_unit_test(test_cnierr),
+                cmocka_unit_test(test_log_quote),
+                cmocka_unit_test(test_log_open_file),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "common/fileio.h"
 #include "common/util.h"
@@ -101,6 +102,144 @@ static void test_layout_and_modes(void **state) {
         assert_int_equal(store_remove(s, "net1", "c1", "eth0"), -ENOENT);
         assert_int_equal(store_remove(s, "nonet", "c1", "eth0"), -ENOENT);
         assert_int_equal(store_get(s, "net1", "c1", "eth0", &back), -ENOENT);
+}
+
+static void mode_is(const char *dir, const char *rel, mode_t want) {
+        char p[512];
+        struct stat st;
+
+        snprintf(p, sizeof(p), "%s%s", dir, rel);
+        assert_int_equal(stat(p, &st), 0);
+        if ((st.st_mode & 07777) != want)
+                fail_msg("%s: mode %o, want %o", p, st.st_mode & 07777, want);
+}
+
+/* issue 9 row 6: modes do not follow the umask; a state dir others can write is refused. */
+static void test_umask_and_trust(void **state) {
+        _cleanup_free_ struct record *r = mk("net1", "c1", "eth0", 2);
+        struct store *s = NULL;
+        char dir[300], net[400];
+        const char *reason;
+
+        path(dir, sizeof(dir), "u/v/state");
+        for (unsigned i = 0; i < 2; i++) {
+                mode_t old = umask(i == 0 ? 0777 : 0);   /* nothing at all, then everything */
+
+                assert_int_equal(store_open(dir, true, &s), 0);
+                assert_int_equal(store_put(s, r), 0);
+                int fd = store_lock(s, "net1", false);
+                assert_true(fd >= 0);
+                close(fd);
+                assert_int_equal(store_usable(s, &reason), 0);
+                umask(old);
+                mode_is(root, "/u", 0700);
+                mode_is(dir, "", 0700);
+                mode_is(dir, "/net1", 0700);
+                mode_is(dir, "/net1/.lock", 0600);
+                mode_is(dir, "/net1/c1@eth0.json", 0600);
+                store_close(TAKE_PTR(s));
+                char cmd[400];
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s/u'", root);
+                assert_int_equal(system(cmd), 0);
+        }
+
+        assert_int_equal(store_open(dir, true, &s), 0);
+        assert_int_equal(store_put(s, r), 0);
+        store_close(TAKE_PTR(s));
+        for (unsigned i = 0; i < 3; i++) {
+                static const mode_t bad[] = { 0777, 0770, 0702 };
+                assert_int_equal(chmod(dir, bad[i]), 0);
+                assert_int_equal(store_open(dir, false, &s), -EACCES);
+                assert_int_equal(store_open(dir, true, &s), -EACCES);
+                assert_null(s);
+        }
+        assert_string_equal(store_strerror(-EACCES), "group- or world-writable");
+        assert_int_equal(chmod(dir, 0755), 0);                  /* readable by others is fine */
+        assert_int_equal(chown(dir, 65534, 65534), 0);
+        assert_int_equal(store_open(dir, false, &s), -EPERM);
+        assert_string_equal(store_strerror(-EPERM), "not owned by root");
+        assert_int_equal(chown(dir, 0, 0), 0);
+        assert_int_equal(store_open(dir, false, &s), 0);
+        /* the same rule for a network directory */
+        snprintf(net, sizeof(net), "%s/net1", dir);
+        assert_int_equal(chmod(net, 0777), 0);
+        _cleanup_free_ struct record *back = NULL;
+        assert_int_equal(store_get(s, "net1", "c1", "eth0", &back), -EACCES);
+        assert_int_equal(store_lock(s, "net1", false), -EACCES);
+        unsigned skipped = 0;
+        int n = 0;
+        assert_int_equal(store_foreach(s, "net1", counter, &n, &skipped), -EACCES);
+        assert_int_equal(chmod(net, 0700), 0);
+        assert_int_equal(store_get(s, "net1", "c1", "eth0", &back), 0);
+        store_close(s);
+}
+
+/* issue 9 row 4: temp files of killed writers go once they are older than the age given. */
+static void touch_at(const char *dir, const char *name, time_t age, bool is_dir) {
+        char p[512];
+        struct timespec ts[2] = { { time(NULL) - age, 0 }, { time(NULL) - age, 0 } };
+
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        if (is_dir)
+                assert_int_equal(mkdir(p, 0700), 0);
+        else {
+                int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                assert_true(fd >= 0);
+                close(fd);
+        }
+        assert_int_equal(utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static bool exists_at(const char *dir, const char *name) {
+        char p[512];
+        struct stat st;
+
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        return lstat(p, &st) == 0;
+}
+
+static void test_sweep_temp(void **state) {
+        _cleanup_free_ struct record *r = mk("net1", "c1", "eth0", 2);
+        _cleanup_(store_closep) struct store *s = NULL;
+        char dir[300], net[400];
+        unsigned removed = 99;
+        static const struct {
+                const char *name;
+                bool in_net, is_dir;
+                time_t age;
+                bool gone;
+        } files[] = {
+                { ".tmp-1234-0", true, false, 120, true },
+                { ".tmp-99999-17", true, false, 61, true },
+                { ".tmp-1234-1", true, false, 5, false },       /* a live writer's, maybe */
+                { ".tmp-1234-", true, false, 120, false },      /* not our pattern */
+                { ".tmp-x-1", true, false, 120, false },
+                { ".tmp-1-1x", true, false, 120, false },
+                { ".tmp-7-7", true, true, 120, false },         /* not a regular file */
+                { "c9@eth0.json", true, false, 120, false },    /* records are GC's business */
+                { ".probe-4321", false, false, 120, true },
+                { ".probe-4322", false, false, 1, false },
+                { ".probe-", false, false, 120, false },
+                { ".tmp-55-0", false, false, 300, true },
+        };
+
+        path(dir, sizeof(dir), "sweep");
+        snprintf(net, sizeof(net), "%s/net1", dir);
+        assert_int_equal(store_open(dir, true, &s), 0);
+        assert_int_equal(store_sweep_temp(s, "net1", STORE_TEMP_MAX_AGE, &removed), 0);   /* no dir yet */
+        assert_int_equal(removed, 0);
+        assert_int_equal(store_put(s, r), 0);
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+                touch_at(files[i].in_net ? net : dir, files[i].name, files[i].age, files[i].is_dir);
+        assert_int_equal(store_sweep_temp(s, NULL, STORE_TEMP_MAX_AGE, &removed), 0);
+        assert_int_equal(removed, 2);                           /* the store dir only */
+        assert_true(exists_at(net, ".tmp-1234-0"));
+        assert_int_equal(store_sweep_temp(s, "net1", STORE_TEMP_MAX_AGE, &removed), 0);
+        assert_int_equal(removed, 2);
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+                if (exists_at(files[i].in_net ? net : dir, files[i].name) == files[i].gone)
+                        fail_msg("%s: %s", files[i].name, files[i].gone ? "still there" : "removed");
+        assert_true(exists_at(net, "c1@eth0.json"));
 }
 
 static const struct invalid_case {
@@ -356,6 +495,8 @@ static void test_fileio(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_layout_and_modes),
+                cmocka_unit_test(test_umask_and_trust),
+                cmocka_unit_test(test_sweep_temp),
                 cmocka_unit_test(test_validation),
                 cmocka_unit_test(test_no_symlinks),
                 cmocka_unit_test(test_foreach_skips_corrupt),
