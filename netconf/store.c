@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The state store (layout and rules in store.h). */
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +15,11 @@
 
 #define LOCK_FILE        ".lock"
 #define LOCK_TIMEOUT_MS  10000
+
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
 
 struct store {
         int dir_fd;
@@ -193,6 +199,79 @@ int store_usable(struct store *s, const char **ret_reason) {
         return 0;
 }
 
+/* ".tmp-<pid>-<n>" (write_atomic_at) or ".probe-<pid>" (store_usable). */
+static bool temp_name(const char *n) {
+        const char *p;
+
+        if (strncmp(n, ".tmp-", 5) == 0) {
+                p = n + 5;
+                if (!isdigit((unsigned char)*p))
+                        return false;
+                while (isdigit((unsigned char)*p))
+                        p++;
+                if (*p++ != '-' || !isdigit((unsigned char)*p))
+                        return false;
+        } else if (strncmp(n, ".probe-", 7) == 0) {
+                p = n + 7;
+                if (!isdigit((unsigned char)*p))
+                        return false;
+        } else
+                return false;
+        while (isdigit((unsigned char)*p))
+                p++;
+        return *p == '\0';
+}
+
+static int sweep_dir(int dfd, time_t max_age, unsigned *removed) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        time_t now = time(NULL);
+        int fd;
+
+        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                struct stat st;
+
+                if (!temp_name(de->d_name))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (st.st_mtime > now - max_age)
+                        continue;       /* possibly a live writer's */
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        (*removed)++;
+                else if (errno != ENOENT)
+                        return -errno;
+        }
+        return errno > 0 ? -errno : 0;
+}
+
+int store_sweep_temp(struct store *s, const char *network, time_t max_age, unsigned *ret_removed) {
+        _cleanup_close_ int dfd = -1;
+        unsigned removed = 0;
+        int r;
+
+        r = sweep_dir(s->dir_fd, max_age, &removed);
+        if (r >= 0 && network) {
+                r = network_dir(s, network, false, &dfd);
+                if (r == -ENOENT)
+                        r = 0;
+                else if (r >= 0)
+                        r = sweep_dir(dfd, max_age, &removed);
+        }
+        if (ret_removed)
+                *ret_removed = removed;
+        return r;
+}
+
 int store_lock(struct store *s, const char *network, bool exclusive) {
         _cleanup_close_ int dfd = -1, fd = -1;
         struct timespec pause = { 0, 2 * 1000 * 1000 };
@@ -275,11 +354,6 @@ int store_remove(struct store *s, const char *network, const char *container_id,
         if (unlinkat(dfd, name, 0) < 0)
                 return -errno;
         return 0;
-}
-
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
 }
 
 /* Records of one network directory; returns the number of records visited or fn's non-zero value. */

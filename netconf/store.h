@@ -14,6 +14,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <time.h>
 #include "netconf/record.h"
 
 struct store;
@@ -29,6 +30,13 @@ static inline void store_closep(struct store **s) { store_close(*s); }
 
 /* Writable and consistent (STATUS): 0 or -errno with a reason in ret_reason (static string). */
 int store_usable(struct store *s, const char **ret_reason);
+
+/* A writer killed between creating and renaming its temp file leaves ".tmp-<pid>-<n>" (or STATUS's
+ * ".probe-<pid>"). Remove such regular files older than max_age seconds from the store directory and,
+ * when network is given, from that network's directory (call with its lock held exclusively).
+ * A live writer's file is never that old. */
+#define STORE_TEMP_MAX_AGE 60
+int store_sweep_temp(struct store *s, const char *network, time_t max_age, unsigned *ret_removed);
 
 /* Lock one network: shared for ADD/DEL, exclusive for GC. Returns an fd to close, or -errno. */
 int store_lock(struct store *s, const char *network, bool exclusive);

@@ -37,6 +37,16 @@ static int collect(const struct record *r, void *userdata) {
         return 0;
 }
 
+/* Temp files of writers killed mid-write (network dir under our exclusive lock, and the store dir). */
+static unsigned sweep(struct store *s, const char *network) {
+        unsigned swept = 0;
+        int k = store_sweep_temp(s, network, STORE_TEMP_MAX_AGE, &swept);
+
+        if (k < 0)
+                log_warn("GC: cannot remove stale temp files: %s", store_strerror(k));
+        return swept;
+}
+
 int verb_gc(const struct cni_call *c) {
         const struct netconf *conf = c->conf;
         _cleanup_(store_closep) struct store *s = NULL;
@@ -54,8 +64,10 @@ int verb_gc(const struct cni_call *c) {
         if (k < 0)
                 return cni_fail(CNI_ERR_IO, store_strerror(k), "cannot open stateDir '%s'", conf->state_dir);
         lock_fd = store_lock(s, conf->name, true);
-        if (lock_fd == -ENOENT)
+        if (lock_fd == -ENOENT) {
+                sweep(s, NULL);
                 return 0;
+        }
         if (lock_fd == -EAGAIN)
                 return cni_fail(CNI_ERR_TRY_AGAIN, NULL, "state of network '%s' is busy", conf->name);
         if (lock_fd < 0)
@@ -75,6 +87,8 @@ int verb_gc(const struct cni_call *c) {
                         removed++;
         }
         free(st.items);
-        log_info("GC network=%s valid=%zu removed=%zu skipped-corrupt=%u", conf->name, conf->n_valid, removed, skipped);
+        unsigned swept = sweep(s, conf->name);
+        log_info("GC network=%s valid=%zu removed=%zu skipped-corrupt=%u stale-temp-removed=%u", conf->name,
+                 conf->n_valid, removed, skipped, swept);
         return 0;
 }

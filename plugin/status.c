@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* STATUS (1.1.0): ready when the state store can be written. */
+#include "common/log.h"
 #include "common/util.h"
 #include "netconf/store.h"
 #include "plugin/plugin.h"
@@ -17,5 +18,9 @@ int verb_status(const struct cni_call *c) {
         if (k < 0)
                 return cni_fail(CNI_ERR_NOT_AVAILABLE, strerror(-k), "%s: '%s'", reason ? reason : "state store unusable",
                                 c->conf->state_dir);
+        /* Probe files of STATUS calls killed mid-probe (ours is gone already); not a readiness question. */
+        k = store_sweep_temp(s, NULL, STORE_TEMP_MAX_AGE, NULL);
+        if (k < 0)
+                log_warn("STATUS: cannot remove stale probe files: %s", store_strerror(k));
         return 0;
 }

@@ -210,6 +210,32 @@ chmod 700 "$U/$NET"
 relink_call ADD "$I/unsafe" CNI_CONTAINERID=u4 CNI_NETNS="$NETNS" CNI_IFNAME=eth0
 expect_success "row 6: control: ADD once the modes are right again"
 
+# --- row 4: temp files of writers killed mid-write ---------------------------------------------------
+# What a writer killed between creating and renaming its temp file leaves, some aged past 60 s.
+jq --arg n "$NET" --arg s "$STATE" '{cniVersion: "1.1.0", name: $n, type: "relink", stateDir: $s,
+	"cni.dev/valid-attachments": [{containerID: "keep", ifname: "eth0"}, {containerID: "n1", ifname: "eth0"}]}' \
+	"$T/good.json" >"$I/gc"
+jq --arg s "$STATE" '{cniVersion: "1.1.0", name: "status", type: "relink", stateDir: $s}' "$T/good.json" >"$I/status"
+for name in .tmp-4000001-0 .tmp-4000002-3; do : >"$STATE/$NET/$name"; done
+: >"$STATE/.probe-4000003"
+: >"$STATE/.tmp-4000004-0"
+: >"$STATE/$NET/.tmp-4000005-0"      # young: a live writer's, maybe
+: >"$STATE/.probe-4000006"           # young
+touch -d '2 minutes ago' "$STATE/$NET/.tmp-4000001-0" "$STATE/$NET/.tmp-4000002-3" "$STATE/.probe-4000003" \
+	"$STATE/.tmp-4000004-0"
+recs_before=$(cd "$STATE/$NET" && ls ./*.json | sort)
+relink_call GC "$I/gc"
+expect_success "row 4: GC succeeds"
+expect_eq "row 4: GC removed the stale temp files of the network and the stale probe/temp files of the store" \
+	"$(cd "$STATE" && ls -a . "$NET" | grep -E '^\.(tmp|probe)-' | sort | tr '\n' ' ')" ".probe-4000006 .tmp-4000005-0 "
+expect_eq "row 4: ... and no record it was told to keep" "$(cd "$STATE/$NET" && ls ./*.json | sort | grep -E '/(keep|n1)@')" \
+	"$(grep -E '/(keep|n1)@' <<<"$recs_before")"
+touch -d '2 minutes ago' "$STATE/.probe-4000006"
+relink_call STATUS "$I/status"
+expect_success "row 4: STATUS succeeds"
+expect_eq "row 4: STATUS removed the stale probe file and left none of its own" \
+	"$(cd "$STATE" && ls -a . | grep -E '^\.(tmp|probe)-' | tr '\n' ' ')" ""
+
 # Injection: a newline or a quote in args.cni.vm, CNI_IFNAME-free fields and CNI_NETNS.
 LOG=$T/relink.log
 jq --arg f "$LOG" '.logFile = $f | .logLevel = "debug" |

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "common/fileio.h"
 #include "common/util.h"
@@ -171,6 +172,74 @@ static void test_umask_and_trust(void **state) {
         assert_int_equal(chmod(net, 0700), 0);
         assert_int_equal(store_get(s, "net1", "c1", "eth0", &back), 0);
         store_close(s);
+}
+
+/* issue 9 row 4: temp files of killed writers go once they are older than the age given. */
+static void touch_at(const char *dir, const char *name, time_t age, bool is_dir) {
+        char p[512];
+        struct timespec ts[2] = { { time(NULL) - age, 0 }, { time(NULL) - age, 0 } };
+
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        if (is_dir)
+                assert_int_equal(mkdir(p, 0700), 0);
+        else {
+                int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                assert_true(fd >= 0);
+                close(fd);
+        }
+        assert_int_equal(utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static bool exists_at(const char *dir, const char *name) {
+        char p[512];
+        struct stat st;
+
+        snprintf(p, sizeof(p), "%s/%s", dir, name);
+        return lstat(p, &st) == 0;
+}
+
+static void test_sweep_temp(void **state) {
+        _cleanup_free_ struct record *r = mk("net1", "c1", "eth0", 2);
+        _cleanup_(store_closep) struct store *s = NULL;
+        char dir[300], net[400];
+        unsigned removed = 99;
+        static const struct {
+                const char *name;
+                bool in_net, is_dir;
+                time_t age;
+                bool gone;
+        } files[] = {
+                { ".tmp-1234-0", true, false, 120, true },
+                { ".tmp-99999-17", true, false, 61, true },
+                { ".tmp-1234-1", true, false, 5, false },       /* a live writer's, maybe */
+                { ".tmp-1234-", true, false, 120, false },      /* not our pattern */
+                { ".tmp-x-1", true, false, 120, false },
+                { ".tmp-1-1x", true, false, 120, false },
+                { ".tmp-7-7", true, true, 120, false },         /* not a regular file */
+                { "c9@eth0.json", true, false, 120, false },    /* records are GC's business */
+                { ".probe-4321", false, false, 120, true },
+                { ".probe-4322", false, false, 1, false },
+                { ".probe-", false, false, 120, false },
+                { ".tmp-55-0", false, false, 300, true },
+        };
+
+        path(dir, sizeof(dir), "sweep");
+        snprintf(net, sizeof(net), "%s/net1", dir);
+        assert_int_equal(store_open(dir, true, &s), 0);
+        assert_int_equal(store_sweep_temp(s, "net1", STORE_TEMP_MAX_AGE, &removed), 0);   /* no dir yet */
+        assert_int_equal(removed, 0);
+        assert_int_equal(store_put(s, r), 0);
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+                touch_at(files[i].in_net ? net : dir, files[i].name, files[i].age, files[i].is_dir);
+        assert_int_equal(store_sweep_temp(s, NULL, STORE_TEMP_MAX_AGE, &removed), 0);
+        assert_int_equal(removed, 2);                           /* the store dir only */
+        assert_true(exists_at(net, ".tmp-1234-0"));
+        assert_int_equal(store_sweep_temp(s, "net1", STORE_TEMP_MAX_AGE, &removed), 0);
+        assert_int_equal(removed, 2);
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+                if (exists_at(files[i].in_net ? net : dir, files[i].name) == files[i].gone)
+                        fail_msg("%s: %s", files[i].name, files[i].gone ? "still there" : "removed");
+        assert_true(exists_at(net, "c1@eth0.json"));
 }
 
 static const struct invalid_case {
@@ -427,6 +496,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_layout_and_modes),
                 cmocka_unit_test(test_umask_and_trust),
+                cmocka_unit_test(test_sweep_temp),
                 cmocka_unit_test(test_validation),
                 cmocka_unit_test(test_no_symlinks),
                 cmocka_unit_test(test_foreach_skips_corrupt),
