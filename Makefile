@@ -53,9 +53,14 @@ ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE -I. $(WARNINGS) $(WERROR) $(CFLAGS) $(SAN
               $(call pkg_cflags,$(PKGS_RELINKD))
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
+# Quiet unless V=1; `make -s` prints nothing at all.
 ifeq ($(V),)
 Q = @
+ifeq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
 quiet = @printf '  %-7s %s\n' $(1) $(2);
+else
+quiet = @
+endif
 endif
 
 BUILD := build

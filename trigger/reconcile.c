@@ -587,7 +587,7 @@ static void job_handle(struct job *j) {
         r = store_records(j->pod, &s->recs, &s->n_recs);
         if (r < 0) {
                 log_error("domain=%s cannot read the state store '%s': %s", name, relinkd_cfg->state_dir,
-                          strerror(-r));
+                          store_strerror(r));
                 return;
         }
         if (s->n_recs == 0) {

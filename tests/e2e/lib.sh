@@ -33,7 +33,9 @@ e2e_finish() {
 	cluster_cleanup
 	echo "# total $((($(rl_ms) - E2E_T0) / 1000)) s"
 	echo "$passed passed, $failed failed"
+	# An EXIT trap's last status is not the script's: exit explicitly.
 	[ "$failed" -eq 0 ] && [ "$rc" -eq 0 ]
+	exit $?
 }
 
 e2e_init() {

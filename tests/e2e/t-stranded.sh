@@ -112,7 +112,7 @@ paused_scenario() {
 	check_re "$vmi: the late release is logged with late_ms" "$line" 'released how=(device-removed|live-xml) removed_ms=[0-9]+ late_ms=[0-9]+'
 	late=$(sed -n 's/.* late_ms=\([0-9]*\).*/\1/p' <<<"$line")
 	check "$vmi: late_ms ($late) is the pause minus the 5 s deadline, give or take" \
-		test "${late:-0}" -ge $(((secs - 5) * 1000 - 1000)) -a "${late:-0}" -le $(((secs - 5) * 1000 + 4000))
+		test "${late:-0}" -ge $(((secs - 5) * 1000 - 1000)) -a "${late:-0}" -le $(((secs - 5) * 1000 + 6000))
 	check_re "$vmi: the new NIC is attached on release" "$(rlines "$vmi" 2 | grep -m1 ' attached ')" "attached plug=new mac=$NEW_MAC"
 	check_re "$vmi: verified, present with the new MAC" "$(final "$vmi")" "verified kind=reattach .*nic_state=present nic_mac=$NEW_MAC"
 	check_re "$vmi: the FAILED status is cleared" "$(rlines "$vmi" 2 | grep -m1 'recovered-late')" 'recovered-late kind=reattach'
