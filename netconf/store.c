@@ -24,7 +24,14 @@ static void closedirp(DIR **d) {
 struct store {
         int dir_fd;
         bool create;
+        store_skip_fn skip_fn;
+        void *skip_userdata;
 };
+
+void store_set_skip_report(struct store *s, store_skip_fn fn, void *userdata) {
+        s->skip_fn = fn;
+        s->skip_userdata = userdata;
+}
 
 /* mkdir, then the mode set explicitly on what was made: the umask neither widens nor narrows it. */
 static int mkdir_mode(int at, const char *name, mode_t mode) {
@@ -374,16 +381,27 @@ static int foreach_in(struct store *s, const char *network, int (*fn)(const stru
         }
         while ((errno = 0, de = readdir(d))) {
                 _cleanup_free_ struct record *r = NULL;
-                char expect[NAME_MAX + 1];
+                char expect[NAME_MAX + 1] = "";
                 size_t n = strlen(de->d_name);
 
                 if (de->d_name[0] == '.' || n <= 5 || !streq(de->d_name + n - 5, ".json"))
                         continue;
-                if (load_at(dirfd(d), de->d_name, &r) < 0 ||
-                    !streq(r->network, network) ||
-                    record_file_name(r->container_id, r->ifname, expect, sizeof(expect)) < 0 ||
-                    !streq(expect, de->d_name)) {
+                int l = load_at(dirfd(d), de->d_name, &r);
+                char why[NAME_MAX + 64] = "";
+
+                if (l == -EBADMSG || l == -EINVAL)
+                        snprintf(why, sizeof(why), "not a valid record: %s", strerror(-l));
+                else if (l < 0)
+                        snprintf(why, sizeof(why), "unreadable: %s", strerror(-l));
+                else if (!streq(r->network, network))
+                        snprintf(why, sizeof(why), "names network '%.64s'", r->network);
+                else if (record_file_name(r->container_id, r->ifname, expect, sizeof(expect)) < 0 ||
+                         !streq(expect, de->d_name))
+                        snprintf(why, sizeof(why), "names another record (expected '%.200s')", expect);
+                if (*why) {
                         (*skipped)++;
+                        if (s->skip_fn)
+                                s->skip_fn(network, de->d_name, why, s->skip_userdata);
                         continue;
                 }
                 (*visited)++;

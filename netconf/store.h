@@ -61,3 +61,8 @@ int store_remove(struct store *s, const char *network, const char *container_id,
 int store_foreach(struct store *s, const char *network,
                   int (*fn)(const struct record *r, void *userdata), void *userdata,
                   unsigned *ret_skipped);
+/* Tell why each record file store_foreach skips: fn(network, file name, reason) for every skipped file
+ * (reason: "unreadable: <errno text>", "not a valid record: <detail>", "names network 'x'", or "names
+ * another record (expected 'f')"). NULL turns it off. The store never logs; the caller decides. */
+typedef void (*store_skip_fn)(const char *network, const char *file, const char *reason, void *userdata);
+void store_set_skip_report(struct store *s, store_skip_fn fn, void *userdata);

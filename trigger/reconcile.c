@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Domain jobs: every libvirt call runs from a timer, never from a callback. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,25 @@ void jobs_cancel_all(void) {
                 log_warn("%u probe veth(s) still being deleted at exit", left);
 }
 
+/* Every job reads the store: say why a file is skipped once per file and reason, not once per job. */
+#define SKIP_SEEN_MAX 64
+static void log_skipped(const char *network, const char *file, const char *reason, void *userdata) {
+        static char seen[SKIP_SEEN_MAX][NAME_MAX + 160];
+        static unsigned n_seen;
+        char key[sizeof(seen[0])];
+
+        snprintf(key, sizeof(key), "%s/%s %s", network, file, reason);
+        for (unsigned i = 0; i < n_seen && i < SKIP_SEEN_MAX; i++)
+                if (streq(seen[i], key)) {
+                        log_debug("state store '%s': skipped %s/%s: %s", relinkd_cfg->state_dir, network, file,
+                                  reason);
+                        return;
+                }
+        snprintf(seen[n_seen++ % SKIP_SEEN_MAX], sizeof(seen[0]), "%s", key);
+        log_warn("state store '%s': record file %s/%s skipped: %s; fix or remove it", relinkd_cfg->state_dir,
+                 network, file, reason);
+}
+
 static int store_records(const struct pod *p, struct record ***ret, size_t *ret_n) {
         struct store *s = NULL;
         unsigned skipped = 0;
@@ -199,11 +219,11 @@ static int store_records(const struct pod *p, struct record ***ret, size_t *ret_
         }
         if (r < 0)
                 return r;
+        store_set_skip_report(s, log_skipped, NULL);
         r = records_for_netns(s, p->ns_dev, p->ns_ino, ret, ret_n, &skipped);
         store_close(s);
         if (r >= 0 && skipped > 0)
-                log_warn("state store '%s': %u record file(s) skipped: unreadable or corrupt (not valid record "
-                         "JSON, or naming another record); fix or remove them", relinkd_cfg->state_dir, skipped);
+                log_debug("state store '%s': %u record file(s) skipped", relinkd_cfg->state_dir, skipped);
         return r;
 }
 

@@ -80,8 +80,27 @@ static void put_file(const char *dir, const char *name, const char *text) {
         assert_int_equal(fclose(f), 0);
 }
 
-/* Audit row 5: corrupt records are skipped and counted, for relinkd to report (never dropped silently). */
+struct skips {
+        char lines[4][512];
+        unsigned n;
+};
+
+static void collect_skip(const char *network, const char *file, const char *reason, void *userdata) {
+        struct skips *k = userdata;
+
+        if (k->n < 4)
+                snprintf(k->lines[k->n], sizeof(k->lines[0]), "%s/%s: %s", network, file, reason);
+        k->n++;
+}
+
+static int cmp_line(const void *a, const void *b) {
+        return strcmp(a, b);
+}
+
+/* Audit row 5: corrupt records are skipped, counted and each one's reason told, for relinkd to report
+ * (never dropped silently). */
 static void test_records_for_netns_counts_skipped(void **state) {
+        struct skips k = { .n = 0 };
         char root[] = "/tmp/relink-nicmap-XXXXXX", dir[300], cmd[400];
         struct store *s = NULL;
         struct record **recs = NULL, r = {
@@ -103,10 +122,16 @@ static void test_records_for_netns_counts_skipped(void **state) {
         put_file(dir, "c3@eth0.json", "{ not json");
         put_file(dir, "c4@eth0.json", "{\"schema\":1,\"network\":\"podnet\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}");
 
+        store_set_skip_report(s, collect_skip, &k);
         assert_int_equal(records_for_netns(s, 7, 4242, &recs, &n, &skipped), 0);
         assert_int_equal(n, 1);
         assert_string_equal(recs[0]->container_id, "c1");
         assert_int_equal(skipped, 2);
+        assert_int_equal(k.n, 2);
+        qsort(k.lines, 2, sizeof(k.lines[0]), cmp_line);
+        assert_string_equal(k.lines[0], "podnet/c3@eth0.json: not a valid record: Bad message");
+        assert_string_equal(k.lines[1], "podnet/c4@eth0.json: names another record (expected 'c1@eth0.json')");
+        store_set_skip_report(s, NULL, NULL);
         records_free(recs, n);
         assert_int_equal(records_for_netns(s, 7, 4242, &recs, &n, NULL), 0);
         assert_int_equal(n, 1);
