@@ -2,7 +2,6 @@
 /* CNI network configuration, prevResult and CNI_ARGS (see conf.h). */
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "common/utf8.h"
@@ -15,18 +14,6 @@ const char *const conf_supported_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.
 struct netconf_tree {
         cJSON *prev;
 };
-
-static int fail(char *err, size_t size, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t size, int r, const char *fmt, ...) {
-        va_list ap;
-
-        if (err && size) {
-                va_start(ap, fmt);
-                vsnprintf(err, size, fmt, ap);
-                va_end(ap);
-        }
-        return r;
-}
 
 static int parse_version(const char *s, unsigned v[3]) {
         int n = 0;
@@ -62,9 +49,9 @@ static int opt_str(const cJSON *o, const char *key, char *dst, size_t size, cons
         if (!v || cJSON_IsNull(v))
                 return 0;
         if (!cJSON_IsString(v))
-                return fail(err, err_size, -EINVAL, "%s%s must be a string", what, key);
+                return netconf_fail(err, err_size, -EINVAL, "%s%s must be a string", what, key);
         if (strcpy_bounded(dst, size, v->valuestring) < 0)
-                return fail(err, err_size, -EINVAL, "%s%s is too long", what, key);
+                return netconf_fail(err, err_size, -EINVAL, "%s%s is too long", what, key);
         return 1;
 }
 
@@ -89,7 +76,7 @@ static int opt_typed(const cJSON *o, const char *key, bool array, const cJSON **
         if (!v || cJSON_IsNull(v))
                 return 0;
         if (array ? !cJSON_IsArray(v) : !cJSON_IsObject(v))
-                return fail(err, err_size, -EINVAL, "%s%s must be an %s", what, key, array ? "array" : "object");
+                return netconf_fail(err, err_size, -EINVAL, "%s%s must be an %s", what, key, array ? "array" : "object");
         *ret = v;
         return 0;
 }
@@ -155,7 +142,7 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
         if (r < 0)
                 return r;
         if (cJSON_GetObjectItemCaseSensitive(pr, "ip4") || cJSON_GetObjectItemCaseSensitive(pr, "ip6"))
-                return fail(err, es, -EINVAL, "prevResult uses the 0.2.0 format, which is not supported");
+                return netconf_fail(err, es, -EINVAL, "prevResult uses the 0.2.0 format, which is not supported");
 
         r = opt_array(pr, "interfaces", &a, "prevResult.", err, es);
         if (r < 0)
@@ -166,7 +153,7 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
                 char sandbox[4096] = "";
 
                 if (!cJSON_IsObject(it))
-                        return fail(err, es, -EINVAL, "prevResult.interfaces[%zu] must be an object", i);
+                        return netconf_fail(err, es, -EINVAL, "prevResult.interfaces[%zu] must be an object", i);
                 if (p->n_ifaces >= RESULT_MAX_IFACES)
                         break;          /* indexes past the cap simply never match */
                 f = &p->ifaces[p->n_ifaces++];
@@ -191,23 +178,23 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
                 const cJSON *idx;
 
                 if (!cJSON_IsObject(it))
-                        return fail(err, es, -EINVAL, "prevResult.ips[%zu] must be an object", i);
+                        return netconf_fail(err, es, -EINVAL, "prevResult.ips[%zu] must be an object", i);
                 if (opt_str(it, "address", addr, sizeof(addr), "prevResult.ips[].", err, es) < 0 ||
                     opt_str(it, "gateway", gw, sizeof(gw), "prevResult.ips[].", err, es) < 0)
                         return -EINVAL;
                 if (parse_cidr(addr, &ip.ip.family, ip.ip.address, sizeof(ip.ip.address), &ip.ip.prefix) < 0)
-                        return fail(err, es, -EINVAL, "prevResult.ips[%zu].address '%s' is not an address/prefix",
+                        return netconf_fail(err, es, -EINVAL, "prevResult.ips[%zu].address '%s' is not an address/prefix",
                                     i, addr);
                 if (gw[0]) {
                         int fam;
                         if (parse_addr(gw, &fam, ip.ip.gateway, sizeof(ip.ip.gateway)) < 0 || fam != ip.ip.family)
-                                return fail(err, es, -EINVAL, "prevResult.ips[%zu].gateway '%s' is invalid", i, gw);
+                                return netconf_fail(err, es, -EINVAL, "prevResult.ips[%zu].gateway '%s' is invalid", i, gw);
                 }
                 idx = cJSON_GetObjectItemCaseSensitive(it, "interface");
                 if (idx && !cJSON_IsNull(idx)) {
                         if (!cJSON_IsNumber(idx) || idx->valuedouble < 0 || idx->valuedouble > 1e6 ||
                             idx->valuedouble != floor(idx->valuedouble))
-                                return fail(err, es, -EINVAL, "prevResult.ips[%zu].interface must be an index", i);
+                                return netconf_fail(err, es, -EINVAL, "prevResult.ips[%zu].interface must be an index", i);
                         ip.iface = (int)idx->valuedouble;
                 }
                 if (p->n_ips < ARRAY_SIZE(p->ips))
@@ -226,15 +213,15 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
                 int fam, fam2;
 
                 if (!cJSON_IsObject(it))
-                        return fail(err, es, -EINVAL, "prevResult.routes[%zu] must be an object", i);
+                        return netconf_fail(err, es, -EINVAL, "prevResult.routes[%zu] must be an object", i);
                 if (opt_str(it, "dst", dst, sizeof(dst), "prevResult.routes[].", err, es) < 0 ||
                     opt_str(it, "gw", gw, sizeof(gw), "prevResult.routes[].", err, es) < 0)
                         return -EINVAL;
                 if (parse_cidr(dst, &fam, addr, sizeof(addr), &prefix) < 0)
-                        return fail(err, es, -EINVAL, "prevResult.routes[%zu].dst '%s' is invalid", i, dst);
+                        return netconf_fail(err, es, -EINVAL, "prevResult.routes[%zu].dst '%s' is invalid", i, dst);
                 snprintf(rt.dst, sizeof(rt.dst), "%s/%u", addr, prefix);
                 if (gw[0] && (parse_addr(gw, &fam2, rt.gw, sizeof(rt.gw)) < 0 || fam2 != fam))
-                        return fail(err, es, -EINVAL, "prevResult.routes[%zu].gw '%s' is invalid", i, gw);
+                        return netconf_fail(err, es, -EINVAL, "prevResult.routes[%zu].gw '%s' is invalid", i, gw);
                 if (p->n_routes < ARRAY_SIZE(p->routes))
                         p->routes[p->n_routes++] = rt;
                 i++;
@@ -251,7 +238,7 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
                 cJSON_ArrayForEach(it, a) {
                         int fam;
                         if (!cJSON_IsString(it))
-                                return fail(err, es, -EINVAL, "prevResult.dns.nameservers[] must be strings");
+                                return netconf_fail(err, es, -EINVAL, "prevResult.dns.nameservers[] must be strings");
                         if (p->dns.n_nameservers >= RECORD_MAX_DNS)
                                 break;
                         /* DNS is informational for relink: skip what is not an address */
@@ -263,7 +250,7 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
                         return -EINVAL;
                 cJSON_ArrayForEach(it, a) {
                         if (!cJSON_IsString(it))
-                                return fail(err, es, -EINVAL, "prevResult.dns.search[] must be strings");
+                                return netconf_fail(err, es, -EINVAL, "prevResult.dns.search[] must be strings");
                         if (p->dns.n_search >= RECORD_MAX_DNS)
                                 break;
                         if (strcpy_bounded(p->dns.search[p->dns.n_search], sizeof(p->dns.search[0]),
@@ -287,7 +274,7 @@ static int parse_valid_attachments(const cJSON *a, struct netconf *c, char *err,
                 char cid[1024] = "", ifname[1024] = "";
 
                 if (!cJSON_IsObject(it))
-                        return fail(err, es, -EINVAL, "cni.dev/valid-attachments entries must be objects");
+                        return netconf_fail(err, es, -EINVAL, "cni.dev/valid-attachments entries must be objects");
                 if (opt_str(it, "containerID", cid, sizeof(cid), w, err, es) < 0 ||
                     opt_str(it, "ifname", ifname, sizeof(ifname), w, err, es) < 0)
                         return -EINVAL;
@@ -313,9 +300,9 @@ int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, siz
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return fail(err, es, r, "network configuration refused: %s", jerr);
+                return netconf_fail(err, es, r, "network configuration refused: %s", jerr);
         if (!cJSON_IsObject(root))
-                return fail(err, es, -EBADMSG, "network configuration is not a JSON object");
+                return netconf_fail(err, es, -EBADMSG, "network configuration is not a JSON object");
 
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -324,21 +311,21 @@ int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, siz
 
         v = cJSON_GetObjectItemCaseSensitive(root, "cniVersion");
         if (!v || !cJSON_IsString(v) || strcpy_bounded(c->cni_version, sizeof(c->cni_version), v->valuestring) < 0) {
-                r = fail(err, es, -EPROTONOSUPPORT, "cniVersion is missing or not a version string");
+                r = netconf_fail(err, es, -EPROTONOSUPPORT, "cniVersion is missing or not a version string");
                 goto out;
         }
         if (!conf_version_supported(c->cni_version)) {
-                r = fail(err, es, -EPROTONOSUPPORT, "incompatible CNI versions: config is '%s', plugin supports "
+                r = netconf_fail(err, es, -EPROTONOSUPPORT, "incompatible CNI versions: config is '%s', plugin supports "
                          "0.3.0 0.3.1 0.4.0 1.0.0 1.1.0", c->cni_version);
                 goto out;
         }
         v = cJSON_GetObjectItemCaseSensitive(root, "name");
         if (!cJSON_IsString(v) || !v->valuestring[0]) {
-                r = fail(err, es, -EINVAL, "network name is missing");
+                r = netconf_fail(err, es, -EINVAL, "network name is missing");
                 goto out;
         }
         if (!record_name_valid(v->valuestring)) {
-                r = fail(err, es, -EINVAL, "invalid network name '%.64s': must match [a-zA-Z0-9][a-zA-Z0-9_.-]*",
+                r = netconf_fail(err, es, -EINVAL, "invalid network name '%.64s': must match [a-zA-Z0-9][a-zA-Z0-9_.-]*",
                          v->valuestring);
                 goto out;
         }
@@ -349,11 +336,11 @@ int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, siz
             (r = opt_str(root, "logLevel", c->log_level, sizeof(c->log_level), "", err, es)) < 0)
                 goto out;
         if (c->state_dir[0] != '/') {
-                r = fail(err, es, -EINVAL, "stateDir '%s' must be an absolute path", c->state_dir);
+                r = netconf_fail(err, es, -EINVAL, "stateDir '%s' must be an absolute path", c->state_dir);
                 goto out;
         }
         if (c->log_file[0] && c->log_file[0] != '/') {
-                r = fail(err, es, -EINVAL, "logFile '%s' must be an absolute path", c->log_file);
+                r = netconf_fail(err, es, -EINVAL, "logFile '%s' must be an absolute path", c->log_file);
                 goto out;
         }
 
@@ -499,16 +486,16 @@ int cni_args_parse(const char *s, struct cni_args *ret, char *err, size_t es) {
                         continue;
                 }
                 if (!eq || eq == s)
-                        return fail(err, es, -EINVAL, "CNI_ARGS: invalid pair '%.*s'", (int)(end - s), s);
+                        return netconf_fail(err, es, -EINVAL, "CNI_ARGS: invalid pair '%.*s'", (int)(end - s), s);
                 klen = (size_t)(eq - s);
                 for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
                         size_t vlen = (size_t)(end - eq - 1);
                         if (strlen(keys[i].key) != klen || memcmp(keys[i].key, s, klen) != 0)
                                 continue;
                         if (vlen >= keys[i].size)
-                                return fail(err, es, -EINVAL, "CNI_ARGS: %s is too long", keys[i].key);
+                                return netconf_fail(err, es, -EINVAL, "CNI_ARGS: %s is too long", keys[i].key);
                         if (!utf8_valid(eq + 1, vlen))  /* recorded as a JSON string */
-                                return fail(err, es, -EINVAL, "CNI_ARGS: %s is not valid UTF-8", keys[i].key);
+                                return netconf_fail(err, es, -EINVAL, "CNI_ARGS: %s is not valid UTF-8", keys[i].key);
                         memcpy((char *)&a + keys[i].off, eq + 1, vlen);
                         ((char *)&a + keys[i].off)[vlen] = '\0';
                 }

@@ -10,8 +10,7 @@
 #include "common/utf8.h"
 #include "netconf/json.h"
 
-static int fail(char *err, size_t size, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t size, int r, const char *fmt, ...) {
+int netconf_fail(char *err, size_t size, int r, const char *fmt, ...) {
         va_list ap;
 
         if (err && size) {
@@ -110,7 +109,7 @@ static int check_keys(const cJSON *v, char *err, size_t es) {
                 if (r < 0)
                         return r;
                 if (dup)
-                        return fail(err, es, -EINVAL, "duplicate key '%.64s'", dup);
+                        return netconf_fail(err, es, -EINVAL, "duplicate key '%.64s'", dup);
         }
         if (cJSON_IsObject(v) || cJSON_IsArray(v))
                 for (const cJSON *c = v->child; c; c = c->next) {
@@ -127,20 +126,20 @@ int json_parse_strict(const char *buf, size_t len, cJSON **ret, char *err, size_
         int r;
 
         if (len == 0)
-                return fail(err, es, -EBADMSG, "empty document");
+                return netconf_fail(err, es, -EBADMSG, "empty document");
         if (memchr(buf, '\0', len))
-                return fail(err, es, -EBADMSG, "NUL byte in the document");
+                return netconf_fail(err, es, -EBADMSG, "NUL byte in the document");
         if (!utf8_valid(buf, len))
-                return fail(err, es, -EBADMSG, "document is not valid UTF-8");
+                return netconf_fail(err, es, -EBADMSG, "document is not valid UTF-8");
         if (has_nul_escape(buf, len))
-                return fail(err, es, -EINVAL, "\\u0000 in a string");
+                return netconf_fail(err, es, -EINVAL, "\\u0000 in a string");
         o = cJSON_ParseWithLengthOpts(buf, len, &end, false);
         if (!o)
-                return fail(err, es, -EBADMSG, "not valid JSON");
+                return netconf_fail(err, es, -EBADMSG, "not valid JSON");
         for (; end && end < buf + len; end++)
                 if (!isspace((unsigned char)*end)) {
                         cJSON_Delete(o);
-                        return fail(err, es, -EBADMSG, "not valid JSON (data after the value)");
+                        return netconf_fail(err, es, -EBADMSG, "not valid JSON (data after the value)");
                 }
         r = check_keys(o, err, es);
         if (r < 0) {

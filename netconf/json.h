@@ -15,4 +15,6 @@ static inline void cjson_deletep(cJSON **p) { cJSON_Delete(*p); }
  *             Go's encoding/json would treat as one (equal ignoring case; cJSON decides by the first,
  *             Go runtimes by the last, so neither may decide)
  */
+/* Format a message into err (when non-NULL) and return r: the error-with-message idiom of netconf/. */
+int netconf_fail(char *err, size_t size, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int json_parse_strict(const char *buf, size_t len, cJSON **ret, char *err, size_t err_size);

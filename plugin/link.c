@@ -7,59 +7,9 @@
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 
-#include "common/netns.h"
+#include "common/nlroute.h"
 #include "common/util.h"
 #include "plugin/plugin.h"
-
-static void nl_socket_freep(struct nl_sock **s) {
-        if (*s)
-                nl_socket_free(*s);
-}
-
-static void rtnl_link_putp(struct rtnl_link **l) {
-        if (*l)
-                rtnl_link_put(*l);
-}
-
-static void nl_cache_putp(struct nl_cache **c) {
-        if (*c)
-                nl_cache_put(*c);
-}
-
-static int nl_to_errno(int nle) {
-        switch (-nle) {
-        case NLE_OBJ_NOTFOUND:
-        case NLE_NODEV:
-                return -ENODEV;
-        case NLE_NOMEM:
-                return -ENOMEM;
-        case NLE_PERM:
-                return -EPERM;
-        case NLE_INVAL:
-        case NLE_RANGE:
-                return -EINVAL;
-        default:
-                return -EIO;
-        }
-}
-
-/* A socket bound to the netns behind netns_fd: enter, connect, leave. */
-static int socket_in(int netns_fd, struct nl_sock **ret) {
-        _cleanup_(nl_socket_freep) struct nl_sock *sk = nl_socket_alloc();
-        int saved, r, k;
-
-        if (!sk)
-                return -ENOMEM;
-        r = netns_enter(netns_fd, &saved);
-        if (r < 0)
-                return r;
-        k = nl_connect(sk, NETLINK_ROUTE);
-        netns_leave(saved);
-        if (k < 0)
-                return nl_to_errno(k);
-        *ret = TAKE_PTR(sk);
-        return 0;
-}
 
 static void read_addrs(struct nl_sock *sk, struct link_info *li) {
         _cleanup_(nl_cache_putp) struct nl_cache *cache = NULL;
@@ -94,7 +44,7 @@ int link_read(int netns_fd, const char *ifname, int ifindex, bool want_addrs, st
         const char *name;
         int r;
 
-        r = socket_in(netns_fd, &sk);
+        r = nlroute_socket_in(netns_fd, &sk);
         if (r < 0)
                 return r;
         r = rtnl_link_get_kernel(sk, ifindex > 0 ? ifindex : 0, ifindex > 0 ? NULL : ifname, &link);

@@ -35,6 +35,7 @@
 #include <linux/if_bridge.h>
 
 #include "common/netns.h"
+#include "common/nlroute.h"
 #include "common/util.h"
 #include "trigger/dhcpprobe.h"
 #include "trigger/dhcpwatch.h"
@@ -185,37 +186,6 @@ struct dhcpprobe {
         probe_done_fn done;
         void *opaque;
 };
-
-static int nl_to_errno(int nlerr) {
-        switch (abs(nlerr)) {
-        case NLE_NOMEM:
-                return -ENOMEM;
-        case NLE_EXIST:
-                return -EEXIST;
-        case NLE_OBJ_NOTFOUND:
-        case NLE_NODEV:
-                return -ENODEV;
-        case NLE_PERM:
-                return -EPERM;
-        case NLE_INVAL:
-                return -EINVAL;
-        case NLE_BUSY:
-                return -EBUSY;
-        case NLE_OPNOTSUPP:
-                return -EOPNOTSUPP;
-        default:
-                return -EIO;
-        }
-}
-
-static void rtnl_link_putp(struct rtnl_link **l) {
-        if (*l)
-                rtnl_link_put(*l);
-}
-static void nl_addr_putp(struct nl_addr **a) {
-        if (*a)
-                nl_addr_put(*a);
-}
 
 const char *dhcpprobe_strerror(int r) {
         switch (r) {
@@ -580,12 +550,9 @@ static int setup_in_netns(struct dhcpprobe *p, const char *tap) {
         unsigned mtu = 0;
         int bridge = 0, r;
 
-        p->nl = nl_socket_alloc();
-        if (!p->nl)
-                return -ENOMEM;
-        r = nl_connect(p->nl, NETLINK_ROUTE);
+        r = nlroute_socket_in(-1, &p->nl);      /* already inside the pod netns */
         if (r < 0)
-                return nl_to_errno(r);
+                return r;
         r = bridge_of(p->nl, tap, &bridge, p->bridge_mac, &mtu);
         if (r < 0)
                 return r;

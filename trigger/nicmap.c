@@ -7,51 +7,19 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 
-#include "common/netns.h"
+#include "common/nlroute.h"
 #include "common/util.h"
 #include "netconf/store.h"
 #include "trigger/nicmap.h"
 
-static void nl_sock_freep(struct nl_sock **s) {
-        if (*s)
-                nl_socket_free(*s);
-}
-static void nl_cache_putp(struct nl_cache **c) {
-        if (*c)
-                nl_cache_put(*c);
-}
-
-/* A route socket bound to netns_fd (created inside it; the thread's netns is restored). */
-static int nl_route_socket_in(int netns_fd, struct nl_sock **ret) {
-        struct nl_sock *s;
-        int saved, r;
-
-        r = netns_enter(netns_fd, &saved);
-        if (r < 0)
-                return r;
-        s = nl_socket_alloc();
-        if (!s)
-                r = -ENOMEM;
-        else if (nl_connect(s, NETLINK_ROUTE) < 0) {
-                nl_socket_free(s);
-                s = NULL;
-                r = -EIO;
-        }
-        netns_leave(saved);
-        if (r < 0)
-                return r;
-        *ret = s;
-        return 0;
-}
-
 int pod_links_read(int netns_fd, struct pod_link **ret, size_t *ret_n) {
-        _cleanup_(nl_sock_freep) struct nl_sock *sk = NULL;
+        _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         _cleanup_(nl_cache_putp) struct nl_cache *cache = NULL;
         _cleanup_free_ struct pod_link *links = NULL;
         size_t n = 0, cap;
         int r;
 
-        r = nl_route_socket_in(netns_fd, &sk);
+        r = nlroute_socket_in(netns_fd, &sk);
         if (r < 0)
                 return r;
         if (rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache) < 0)
