@@ -7,6 +7,7 @@
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 
+#include "common/mac.h"
 #include "common/nlroute.h"
 #include "common/util.h"
 #include "plugin/plugin.h"
@@ -58,10 +59,8 @@ int link_read(int netns_fd, const char *ifname, int ifindex, bool want_addrs, st
         li.mtu = rtnl_link_get_mtu(link);
         li.master = rtnl_link_get_master(link);
         mac = rtnl_link_get_addr(link);
-        if (mac && nl_addr_get_len(mac) == 6) {
-                const unsigned char *b = nl_addr_get_binary_addr(mac);
-                snprintf(li.mac, sizeof(li.mac), "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
-        }
+        if (mac && nl_addr_get_len(mac) == 6)
+                mac_format(nl_addr_get_binary_addr(mac), li.mac);
         if (want_addrs)
                 read_addrs(sk, &li);
         *ret = li;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/mac.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "trigger/action.h"

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/mac.h"
 #include "common/util.h"
 #include "trigger/decide.h"
 
@@ -228,10 +229,8 @@ enum action decide(const struct nic_identity *had, const char *live_mac, const s
 }
 
 static void mac_lower(char out[18], const char *mac) {
-        snprintf(out, 18, "%s", mac ? mac : "");
-        for (char *p = out; *p; p++)
-                if (*p >= 'A' && *p <= 'Z')
-                        *p = (char) (*p - 'A' + 'a');
+        if (!mac_normalise(mac, out))
+                out[0] = '\0';
 }
 
 bool served_probe_needed(const char *nic_mac, const char *rec_mac) {

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/mac.h"
 #include "trigger/dhcpwatch.h"
 
 #define PROBE_MAX_CANDIDATES 2
@@ -63,8 +64,6 @@ unsigned dhcpprobe_drain(unsigned timeout_ms);
 const char *dhcpprobe_strerror(int r);
 
 /* Pure parts (unit-tested). */
-/* "0a:58:…" → 6 bytes. 0 or -EINVAL. */
-int mac_parse(const char *s, uint8_t ret[6]);
 /* A DHCPDISCOVER as a whole Ethernet frame: eth_dst ← eth_src, 0.0.0.0:68 → 255.255.255.255:67,
  * chaddr, xid, broadcast flag, options 53 and 55 only (no client identifier: the server keys on chaddr).
  * Returns the frame length, or -ENOBUFS when size is too small. */

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/mac.h"
 #include "common/netns.h"
 #include "common/util.h"
 #include "trigger/dhcpwatch.h"
@@ -95,8 +96,7 @@ int dhcp_parse_frame(const uint8_t *frame, size_t len, struct dhcp_seen *ret) {
                 return -EINVAL;
         seen.op = p[0];
         seen.xid = get32(p + 4);
-        snprintf(seen.chaddr, sizeof(seen.chaddr), "%02x:%02x:%02x:%02x:%02x:%02x",
-                 p[28], p[29], p[30], p[31], p[32], p[33]);
+        mac_format(p + 28, seen.chaddr);
         ip4_format(p + 16, seen.yiaddr);
 
         /* options: every length checked against the end */

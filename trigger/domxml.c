@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/mac.h"
 #include "common/util.h"
 #include "trigger/domxml.h"
 #include "trigger/xmlutil.h"

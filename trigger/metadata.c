@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/mac.h"
 #include "common/util.h"
 #include "trigger/metadata.h"
 #include "trigger/xmlutil.h"

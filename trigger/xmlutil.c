@@ -70,17 +70,3 @@ int xml_dump(xmlDocPtr doc, xmlNodePtr node, char **ret) {
 }
 
 /* "aa:bb:cc:dd:ee:ff" in any case → lower case into out[18]. */
-bool mac_normalise(const char *s, char out[18]) {
-        if (!s || strlen(s) != 17)
-                return false;
-        for (int i = 0; i < 17; i++) {
-                if (i % 3 == 2) {
-                        if (s[i] != ':')
-                                return false;
-                } else if (!isxdigit((unsigned char) s[i]))
-                        return false;
-                out[i] = (char) tolower((unsigned char) s[i]);
-        }
-        out[17] = '\0';
-        return true;
-}

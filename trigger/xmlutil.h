@@ -9,6 +9,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+
 #include "common/util.h"
 
 static inline void xml_doc_freep(xmlDocPtr *d) {
@@ -31,5 +32,3 @@ bool xml_is_elem(xmlNodePtr n, const char *name);
 int xml_parse(const char *xml, size_t max, xmlDocPtr *ret);
 /* Serialise one element standalone (no XML declaration); caller frees. 0 or -ENOMEM. */
 int xml_dump(xmlDocPtr doc, xmlNodePtr node, char **ret);
-/* A MAC attribute ("aa:bb:cc:dd:ee:ff" in any case) → lower case into out[18] (out may be s). */
-bool mac_normalise(const char *s, char out[18]);
