@@ -172,27 +172,38 @@ void log_close(void) {
         log_fd = -1;
 }
 
-void log_stderr(const char *fmt, ...) {
-        char msg[2048], line[2048];
-        va_list ap;
-        size_t n;
-        int k;
+#define LOG_LINE_MAX 2048
 
-        k = snprintf(line, sizeof(line), "%s: ", log_ident);
-        n = k > 0 ? (size_t)k : 0;
-        va_start(ap, fmt);
-        k = vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        if (k > 0)
-                n += escape_line(line + n, sizeof(line) - 1 - n, msg,
-                                 (size_t)k < sizeof(msg) ? (size_t)k : sizeof(msg) - 1);
+/* line[0..n) holds the prefix: append the escaped message and a newline, write it in one call. */
+static void write_line(int fd, char line[LOG_LINE_MAX], size_t n, const char *fmt, va_list ap) {
+        if (n < LOG_LINE_MAX - 1) {
+                char msg[LOG_LINE_MAX];
+                int k = vsnprintf(msg, sizeof(msg), fmt, ap);
+
+                if (k > 0)
+                        n += escape_line(line + n, LOG_LINE_MAX - 1 - n, msg,
+                                         (size_t)k < sizeof(msg) ? (size_t)k : sizeof(msg) - 1);
+        }
+        if (n > LOG_LINE_MAX - 1)
+                n = LOG_LINE_MAX - 1;
         line[n++] = '\n';
-        ssize_t w = write(STDERR_FILENO, line, n);
+        ssize_t w = write(fd, line, n);
         (void)w;
 }
 
+void log_stderr(const char *fmt, ...) {
+        char line[LOG_LINE_MAX];
+        va_list ap;
+        int k;
+
+        k = snprintf(line, sizeof(line), "%s: ", log_ident);
+        va_start(ap, fmt);
+        write_line(STDERR_FILENO, line, k > 0 ? (size_t)k : 0, fmt, ap);
+        va_end(ap);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...) {
-        char line[2048];
+        char line[LOG_LINE_MAX];
         size_t n = 0;
         va_list ap;
         int k;
@@ -214,19 +225,7 @@ void log_msg(enum log_level level, const char *fmt, ...) {
         k = snprintf(line + n, sizeof(line) - n, "%s ", log_level_to_string(level));
         if (k > 0)
                 n += (size_t)k;
-        if (n < sizeof(line) - 1) {
-                char msg[sizeof(line)];
-
-                va_start(ap, fmt);
-                k = vsnprintf(msg, sizeof(msg), fmt, ap);
-                va_end(ap);
-                if (k > 0)
-                        n += escape_line(line + n, sizeof(line) - 1 - n, msg,
-                                         (size_t)k < sizeof(msg) ? (size_t)k : sizeof(msg) - 1);
-        }
-        if (n > sizeof(line) - 1)
-                n = sizeof(line) - 1;
-        line[n++] = '\n';
-        ssize_t w = write(log_fd >= 0 ? log_fd : STDERR_FILENO, line, n);
-        (void)w;
+        va_start(ap, fmt);
+        write_line(log_fd >= 0 ? log_fd : STDERR_FILENO, line, n, fmt, ap);
+        va_end(ap);
 }
