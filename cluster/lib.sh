@@ -87,6 +87,8 @@
 
 RL_ROOT=${RL_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 RL_GUEST_DIR=${RL_GUEST_DIR:-$RL_ROOT/.cache/guest}
+# shellcheck source=cluster/libvirt-conf.sh
+. "$RL_ROOT/cluster/libvirt-conf.sh"
 RL_RUN_BASE=${RL_RUN_BASE:-/run/relink-e2e}
 RL_CNITOOL=${RL_CNITOOL:-$RL_ROOT/.tools/bin/cnitool}
 RL_CNI_PATH=${RL_CNI_PATH:-$RL_ROOT/bin:/usr/lib/cni}
@@ -639,24 +641,7 @@ EOF
 	else
 		lv=$d/lv
 		mkdir -p "$lv/etc" "$lv/lib" "$lv/log"
-		cat >"$lv/etc/libvirtd.conf" <<EOF
-# $RL_ID $pod (system daemon)
-unix_sock_dir = "/run/libvirt"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-host_uuid = "$uuid"
-log_outputs = "3:stderr"
-EOF
-		cat >"$lv/etc/qemu.conf" <<EOF
-stdio_handler = "file"
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-EOF
+		libvirt_system_conf "$lv/etc" /run/libvirt "$uuid" "$RL_ID $pod"
 		setsid ip netns exec "$pns" sh -c '
 			mount --bind "$1/etc" /etc/libvirt &&
 			mount --bind "$2" /run/libvirt &&

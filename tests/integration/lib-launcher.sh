@@ -19,6 +19,8 @@
 #   wait_for SECONDS CMD...      poll CMD every 0.1 s
 #   log_has/no_log PATTERN, log_count PATTERN, no_log_after LINE PATTERN    on $LOG (grep -E)
 #   metric NAME                  value of a metric in $T/m.prom
+# shellcheck source=cluster/libvirt-conf.sh
+. "$ROOT/cluster/libvirt-conf.sh"    # libvirt_system_conf: the same root-launcher config as the cluster-in-a-box
 RT=volumes/kubernetes.io~empty-dir/libvirt-runtime
 K="" LOG=""
 _mounts=() _mypids=()
@@ -109,22 +111,7 @@ system_launcher() {
 	local x=$1 uid=$2 d=$T/$1 lns
 	netns_new lns "$x"
 	mkdir -p "$d/etc" "$d/run" "$d/lib" "$d/log" "$d/sock"
-	cat >"$d/etc/libvirtd.conf" <<EOC
-unix_sock_dir = "$d/sock"
-auth_unix_rw = "none"
-auth_unix_ro = "none"
-host_uuid = "$(uuid)"
-EOC
-	cat >"$d/etc/qemu.conf" <<EOC
-stdio_handler = "file"
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-EOC
+	libvirt_system_conf "$d/etc" "$d/sock" "$(uuid)" "$x"
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	ip netns exec "$lns" sh -c '
 		mount --bind "$1/etc" /etc/libvirt && mount --bind "$1/run" /run/libvirt &&
