@@ -25,6 +25,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=cluster/lib.sh
 . "$ROOT/cluster/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 RL_SAY_PREFIX="# "
 RL_QUIET=${RL_QUIET:-1}
 REPS=${REPS:-3}
@@ -115,8 +117,9 @@ cat "$ROWS" >>"$RESULTS"
 
 # median/min/max of column C for profile P, stack S
 stats() {
-	awk -F'\t' -v p="$1" -v s="$2" -v c="$3" '$4 == p && $5 == s && $c != "" { print $c }' "$ROWS" | sort -n |
-		awk '{ v[NR] = $1 } END { if (NR == 0) { print "–"; exit } m = (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2); printf "%d (%d–%d)", m, v[1], v[NR] }'
+	local m lo hi
+	read -r m lo hi < <(awk -F'\t' -v p="$1" -v s="$2" -v c="$3" '$4 == p && $5 == s && $c != "" { print $c }' "$ROWS" | nstats)
+	if [ -n "$m" ]; then printf '%d (%d–%d)' "$m" "$lo" "$hi"; else printf '–'; fi
 }
 count() { awk -F'\t' -v p="$1" -v s="$2" '$4 == p && $5 == s' "$ROWS" | wc -l; }
 # decisions: first decision (→reattach when escalated), how many kept the MAC, verdicts
@@ -170,10 +173,5 @@ BLOCK=$RUN/block.md
 	echo "relinkd footprint after the run — $FOOT"
 	echo "<!-- bench/e2e.sh: end -->"
 } >"$BLOCK"
-if grep -q '<!-- bench/e2e.sh: begin' "$DOC" 2>/dev/null; then
-	awk -v f="$BLOCK" '/<!-- bench\/e2e.sh: begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
-		/<!-- bench\/e2e.sh: end -->/ { skip = 0; next } !skip' "$DOC" >"$DOC.tmp" && mv "$DOC.tmp" "$DOC"
-else
-	{ echo; cat "$BLOCK"; } >>"$DOC"
-fi
+doc_splice bench/e2e.sh "$BLOCK" "$DOC"
 echo "bench/e2e: results appended to $RESULTS, summary written to $DOC"

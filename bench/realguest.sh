@@ -28,6 +28,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=cluster/lib.sh
 . "$ROOT/cluster/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 # shellcheck source=cluster/guest-debian.sh
 . "$ROOT/cluster/guest-debian.sh"
 RL_SAY_PREFIX="# "
@@ -177,9 +179,9 @@ cat "$ROWS" >>"$RESULTS"
 
 # stats KIND STACK PATH COLUMN — "median (max)" of the column over rows with a value; "–" when none.
 stats() {
-	awk -F'\t' -v k="$1" -v s="$2" -v p="$3" -v c="$4" '$3 == k && $4 == s && $5 == p && $c != "" { print $c }' "$ROWS" |
-		sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "–"; exit }
-			m = (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2); printf "%d (%d)", m, v[NR] }'
+	local m lo hi
+	read -r m lo hi < <(awk -F'\t' -v k="$1" -v s="$2" -v p="$3" -v c="$4" '$3 == k && $4 == s && $5 == p && $c != "" { print $c }' "$ROWS" | nstats)
+	if [ -n "$m" ]; then printf '%d (%d)' "$m" "$hi"; else printf '–'; fi
 }
 median() { stats "$@" | cut -d' ' -f1; }
 count() { awk -F'\t' -v s="$1" -v p="$2" '$3 == "migrate" && $4 == s && $5 == p && $17 != "oops"' "$ROWS" | wc -l; }
@@ -233,10 +235,5 @@ BLOCK=$RUN/block.md
 	cat "$TABLE"
 	echo "<!-- bench/realguest.sh: end -->"
 } >"$BLOCK"
-if grep -q '<!-- bench/realguest.sh: begin' "$DOC" 2>/dev/null; then
-	awk -v f="$BLOCK" '/<!-- bench\/realguest.sh: begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
-		/<!-- bench\/realguest.sh: end -->/ { skip = 0; next } !skip' "$DOC" >"$DOC.tmp" && mv "$DOC.tmp" "$DOC"
-else
-	{ echo; cat "$BLOCK"; } >>"$DOC"
-fi
+doc_splice bench/realguest.sh "$BLOCK" "$DOC"
 echo "bench/realguest: results appended to $RESULTS, summary written to $DOC"
