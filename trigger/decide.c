@@ -344,15 +344,3 @@ const char *action_to_string(enum action a) {
         }
         return "unknown";
 }
-
-enum action action_escalate(enum action done) {
-        switch (done) {
-        case ACTION_NONE:
-                return ACTION_NONE;
-        case ACTION_FLAP:
-                return ACTION_REATTACH;
-        case ACTION_REATTACH:
-                return ACTION_NONE;
-        }
-        return ACTION_NONE;
-}

@@ -66,5 +66,3 @@ bool served_probe_needed(const char *nic_mac, const char *rec_mac);
 void decide_served(const struct served_in *in, struct served_decision *ret);
 /* "-", "nic", "record", "both", "none", "unknown" */
 const char *served_to_string(enum served s);
-/* What to try when an action was not verified: FLAP → REATTACH, REATTACH → NONE (give up, report). */
-enum action action_escalate(enum action done);

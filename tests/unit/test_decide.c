@@ -256,13 +256,10 @@ static void test_identity_equal(void **state) {
         assert_true(nic_identity_equal(&a, &b));
 }
 
-static void test_action_strings_and_escalation(void **state) {
+static void test_action_strings(void **state) {
         assert_string_equal(action_to_string(ACTION_NONE), "none");
         assert_string_equal(action_to_string(ACTION_FLAP), "flap");
         assert_string_equal(action_to_string(ACTION_REATTACH), "reattach");
-        assert_int_equal(action_escalate(ACTION_FLAP), ACTION_REATTACH);
-        assert_int_equal(action_escalate(ACTION_REATTACH), ACTION_NONE);
-        assert_int_equal(action_escalate(ACTION_NONE), ACTION_NONE);
 }
 
 /* The served-MAC rule: (base decision, NIC MAC, record MAC, probe answers) → action, MACs, evidence. */
@@ -385,7 +382,7 @@ int main(void) {
                 cmocka_unit_test(test_reason_optional_and_truncated),
                 cmocka_unit_test(test_identity_from_record),
                 cmocka_unit_test(test_identity_equal),
-                cmocka_unit_test(test_action_strings_and_escalation),
+                cmocka_unit_test(test_action_strings),
                 cmocka_unit_test(test_served_from_decide),
         };
         struct CMUnitTest tests[ARRAY_SIZE(rows) + ARRAY_SIZE(srows) + ARRAY_SIZE(fixed)];
