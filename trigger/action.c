@@ -271,7 +271,7 @@ static void report_failed(struct act *a, const char *why) {
         char st[128];
 
         nic_state(a, st, sizeof(st));
-        act_log(a, LOG_LEVEL_ERROR, "FAILED kind=%s first=%s reason=\"%s\" %s: still waiting for the guest; a "
+        act_log(a, LOG_LEVEL_ERROR, "FAILED kind=%s first=%s reason=\"%s\" %s waiting=yes: still waiting for the guest; a "
                 "later release or renewal clears this", action_to_string(act_kind(a)),
                 action_to_string(a->first_kind), why, st);
         if (!a->failed_reported)

@@ -326,7 +326,7 @@ static void test_reattach_nothing_answers(void **state) {
         assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 0);
         assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 1);
         assert_logged("FAILED kind=reattach first=reattach reason=\"DHCP unanswered for MAC " NEW " (and " OLD
-                      ")\" nic_state=present nic_mac=" OLD);
+                      ")\" nic_state=present nic_mac=" OLD ": the guest did not take");   /* final: no waiting=yes */
         assert_rule(PCI, OLD, false);
 }
 
@@ -393,7 +393,7 @@ static void test_removed_after_every_deadline(void **state) {
                 assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), release_ms[i] > 5000);
                 if (release_ms[i] > 5000)
                         assert_logged("reason=\"guest has not released the NIC after 5 s; NIC still present with MAC "
-                                      OLD "\" nic_state=present nic_mac=" OLD);
+                                      OLD "\" nic_state=present nic_mac=" OLD " waiting=yes");   /* a status, not the end */
                 fake_guest_release(&dom, PCI, true);
                 assert_int_equal(relinkd_metrics.nics_missing, 1);
                 fake_run(0);
