@@ -967,11 +967,13 @@ static void run_rung_step(void *opaque) {
         run_rung(a);
 }
 
-static void add_rung(struct act *a, enum action kind, const char *mac) {
+static void add_rung(struct act *a, unsigned allow, enum action kind, const char *mac) {
         char norm[18];
 
         if (!mac || !*mac || !mac_normalise(mac, norm) || a->n_rungs >= MAX_RUNGS)
                 return;
+        if (allow && !(allow & (kind == ACTION_FLAP ? ACTION_ALLOW_FLAP : ACTION_ALLOW_REPLUG)))
+                return;   /* the policy forbids this rung */
         /* A re-plug with a MAC already tried adds nothing. */
         for (unsigned i = 0; i < a->n_rungs; i++)
                 if (a->rungs[i].kind == ACTION_REATTACH && kind == ACTION_REATTACH && streq(a->rungs[i].mac, norm))
@@ -1111,20 +1113,24 @@ int action_start(const struct action_req *q) {
                         act_free(a);
                         return r;
                 }
-                add_rung(a, ACTION_REATTACH, plug_mac);
-                add_rung(a, ACTION_REATTACH, q->mac_alt && *q->mac_alt ? q->mac_alt : had_mac);
+                /* An unplug is outstanding: the NIC must come back whatever the policy says. */
+                add_rung(a, 0, ACTION_REATTACH, plug_mac);
+                add_rung(a, 0, ACTION_REATTACH, q->mac_alt && *q->mac_alt ? q->mac_alt : had_mac);
         } else if (q->kind == ACTION_FLAP) {
-                add_rung(a, ACTION_FLAP, had_mac);
-                add_rung(a, ACTION_REATTACH, had_mac);
-                add_rung(a, ACTION_REATTACH, q->mac_alt);
+                if (!q->skip_flap)
+                        add_rung(a, q->allow, ACTION_FLAP, had_mac);
+                add_rung(a, q->allow, ACTION_REATTACH, had_mac);
+                add_rung(a, q->allow, ACTION_REATTACH, q->mac_alt);
         } else {
-                add_rung(a, ACTION_REATTACH, q->mac_new && *q->mac_new ? q->mac_new : *q->rec->mac ? q->rec->mac : had_mac);
-                add_rung(a, ACTION_REATTACH, q->mac_alt && *q->mac_alt ? q->mac_alt : had_mac);
+                add_rung(a, q->allow, ACTION_REATTACH,
+                         q->mac_new && *q->mac_new ? q->mac_new : *q->rec->mac ? q->rec->mac : had_mac);
+                add_rung(a, q->allow, ACTION_REATTACH, q->mac_alt && *q->mac_alt ? q->mac_alt : had_mac);
         }
         if (a->n_rungs == 0) {
                 act_free(a);
-                return -EINVAL;
+                return q->allow ? -EPERM : -EINVAL;
         }
+        a->first_kind = a->rungs[0].kind;   /* the decision's kind, unless the ladder starts higher */
         open_port(a);
         if (q->resume)
                 resume(a, q->resume);

@@ -37,7 +37,15 @@ struct action_req {
         bool migrated;               /* observe renewal time (a real migration event) */
         const struct pending_nic *resume; /* an outstanding unplug found in the domain (relinkd restarted):
                                       * wait for the release / attach, whatever state the slot is in */
+        unsigned allow;              /* the rungs the operator's policy permits (ACTION_ALLOW_*); 0: all.
+                                      * The ladder skips every rung outside it; a ladder left empty is
+                                      * -EPERM (the caller says so and counts it) */
+        bool skip_flap;              /* the guest's DHCP client is known to ignore a carrier flap (from
+                                      * its own DHCP packets): a flap starts at the same-MAC re-plug */
 };
+
+#define ACTION_ALLOW_FLAP    (1u << 0)   /* link down/up */
+#define ACTION_ALLOW_REPLUG  (1u << 1)   /* unplug and plug at the same slot, any MAC */
 
 /* Start (from the loop, not a callback). -EBUSY when this NIC already has an action. */
 int action_start(const struct action_req *req);
