@@ -261,6 +261,34 @@ static int parse_prev_result(const cJSON *pr, struct prev_result *p, char *err, 
         return 0;
 }
 
+/* relinkPolicy / relinkObserve in o (the conf's top level or args.cni); what: "" or "args.cni.".
+ * Invalid values leave a reason in c->policy_error (the first one) instead of failing the parse. */
+static void parse_policy(const cJSON *o, const char *what, enum relink_policy *ret_policy, bool *ret_observe,
+                         struct netconf *c) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, POLICY_KEY);
+        char *e = c->policy_error;
+        size_t es = sizeof(c->policy_error);
+
+        if (v && !cJSON_IsNull(v)) {
+                if (!cJSON_IsString(v)) {
+                        if (!e[0])
+                                snprintf(e, es, "%s" POLICY_KEY " must be a string: any, flap, replug or none", what);
+                } else if (policy_from_string(v->valuestring, ret_policy) < 0) {
+                        if (!e[0])
+                                snprintf(e, es, "%s" POLICY_KEY " '%.64s' is not one of any, flap, replug, none", what,
+                                         v->valuestring);
+                }
+        }
+        v = cJSON_GetObjectItemCaseSensitive(o, POLICY_OBSERVE_KEY);
+        if (v && !cJSON_IsNull(v)) {
+                if (!cJSON_IsBool(v)) {
+                        if (!e[0])
+                                snprintf(e, es, "%s" POLICY_OBSERVE_KEY " must be true or false", what);
+                } else
+                        *ret_observe = cJSON_IsTrue(v);
+        }
+}
+
 static int parse_valid_attachments(const cJSON *a, struct netconf *c, char *err, size_t es) {
         const cJSON *it;
         size_t n = (size_t)cJSON_GetArraySize(a);
@@ -344,10 +372,12 @@ int conf_parse(const char *buf, size_t len, struct netconf **ret, char *err, siz
                 goto out;
         }
 
+        parse_policy(root, "", &c->policy.network, &c->policy.network_observe, c);
         args = cJSON_GetObjectItemCaseSensitive(root, "args");
         if (args && cJSON_IsObject(args)) {
                 const cJSON *cni = cJSON_GetObjectItemCaseSensitive(args, "cni");
                 if (cni && cJSON_IsObject(cni)) {
+                        parse_policy(cni, "args.cni.", &c->policy.vm, &c->policy.vm_observe, c);
                         r = opt_str(cni, CONF_VM_KEY, c->vm, sizeof(c->vm), "args.cni.", err, es);
                         if (r == 0)
                                 r = opt_str(cni, CONF_VM_KEY_ALIAS, c->vm, sizeof(c->vm), "args.cni.", err, es);

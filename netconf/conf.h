@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "netconf/policy.h"
 #include "netconf/record.h"
 
 #define CONF_MAX_INPUT        (1024 * 1024)   /* stdin cap */
@@ -60,6 +61,9 @@ struct netconf {
         char log_file[PATH_MAX];
         char log_level[16];
         char vm[512];                     /* args.cni.vm, "" when absent */
+        struct attach_policy policy;      /* relinkPolicy/relinkObserve: conf (network) and args.cni (VM) */
+        char policy_error[256];           /* why those are invalid, "" when valid: ADD and CHECK refuse
+                                           * (code 7), DEL/GC/STATUS never fail on a relinkd knob */
         bool has_prev_result;
         struct prev_result prev;
         bool has_valid_attachments;       /* cni.dev/valid-attachments (GC) */

@@ -103,7 +103,7 @@ static void format_time(int64_t t, char buf[32]) {
 
 int record_to_json(const struct record *r, char **ret_json) {
         _cleanup_cjson_ cJSON *o = cJSON_CreateObject();
-        cJSON *netns, *ips, *routes, *dns, *pod;
+        cJSON *netns, *ips, *routes, *dns, *pod, *policy;
         char created[32];
         int k = 0;
 
@@ -161,6 +161,13 @@ int record_to_json(const struct record *r, char **ret_json) {
         k |= add_str(pod, "uid", r->pod_uid);
         k |= add_str(pod, "infraContainerID", r->pod_infra_container_id);
         k |= add_str(o, "vm", r->vm);
+        k |= add_item(o, "policy", policy = cJSON_CreateObject());
+        if (k < 0)
+                return -ENOMEM;
+        k |= add_str(policy, "network", policy_to_string(r->policy.network));
+        k |= add_str(policy, "vm", policy_to_string(r->policy.vm));
+        k |= cJSON_AddBoolToObject(policy, "networkObserve", r->policy.network_observe) ? 0 : -ENOMEM;
+        k |= cJSON_AddBoolToObject(policy, "vmObserve", r->policy.vm_observe) ? 0 : -ENOMEM;
         k |= add_str(o, "cniVersion", r->cni_version);
         format_time(r->created, created);
         k |= add_str(o, "created", created);
@@ -212,6 +219,30 @@ static int get_array(const cJSON *o, const char *k, const cJSON **ret) {
         return 0;
 }
 
+/* Optional policy name: absent is any; an unknown name or wrong type is -EBADMSG. */
+static int get_policy(const cJSON *o, const char *k, enum relink_policy *ret) {
+        char name[16] = "";
+
+        *ret = POLICY_ANY;
+        if (get_str(o, k, name, sizeof(name), false) < 0)
+                return -EBADMSG;
+        if (name[0] && policy_from_string(name, ret) < 0)
+                return -EBADMSG;
+        return 0;
+}
+
+static int get_bool(const cJSON *o, const char *k, bool *ret) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+        *ret = false;
+        if (!v)
+                return 0;
+        if (!cJSON_IsBool(v))
+                return -EBADMSG;
+        *ret = cJSON_IsTrue(v);
+        return 0;
+}
+
 static int parse_time(const char *s, int64_t *ret) {
         struct tm tm = {0};
         const char *end;
@@ -230,7 +261,7 @@ static int parse_time(const char *s, int64_t *ret) {
 int record_from_json(const char *buf, size_t len, struct record **ret) {
         _cleanup_cjson_ cJSON *o = NULL;
         _cleanup_free_ struct record *r = NULL;
-        const cJSON *netns, *a, *it, *dns, *pod;
+        const cJSON *netns, *a, *it, *dns, *pod, *policy;
         char created[64] = "";
         double d;
         int k = 0;
@@ -344,6 +375,16 @@ int record_from_json(const char *buf, size_t len, struct record **ret) {
                 k |= get_str(pod, "uid", r->pod_uid, sizeof(r->pod_uid), false);
                 k |= get_str(pod, "infraContainerID", r->pod_infra_container_id,
                              sizeof(r->pod_infra_container_id), false);
+        }
+        /* Records written before policies existed have none: any, acting. */
+        policy = cJSON_GetObjectItemCaseSensitive(o, "policy");
+        if (policy) {
+                if (!cJSON_IsObject(policy))
+                        return -EBADMSG;
+                k |= get_policy(policy, "network", &r->policy.network);
+                k |= get_policy(policy, "vm", &r->policy.vm);
+                k |= get_bool(policy, "networkObserve", &r->policy.network_observe);
+                k |= get_bool(policy, "vmObserve", &r->policy.vm_observe);
         }
         if (k < 0)
                 return -EBADMSG;

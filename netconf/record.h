@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netconf/policy.h"
+
 #define RECORD_SCHEMA      1
 #define RECORD_NAME_MAX    253     /* network names, container IDs (CNI: [a-zA-Z0-9][a-zA-Z0-9_.-]*) */
 #define RECORD_MAX_IPS     16
@@ -61,6 +63,7 @@ struct record {
         char pod_uid[64];                         /* K8S_POD_UID */
         char pod_infra_container_id[RECORD_NAME_MAX + 1]; /* K8S_POD_INFRA_CONTAINER_ID */
         char vm[512];                             /* libvirt domain name "<ns>_<vmi>", "" if none */
+        struct attach_policy policy;              /* what relinkd may do (absent in old records: any) */
         char cni_version[16];                     /* the config's cniVersion */
         int64_t created;                          /* unix seconds (JSON: RFC 3339 UTC string) */
 };

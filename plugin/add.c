@@ -28,6 +28,8 @@ int verb_add(const struct cni_call *c) {
         char err[512];
         int iface, k;
 
+        if (conf->policy_error[0])
+                return cni_fail(CNI_ERR_INVALID_CONFIG, NULL, "%s", conf->policy_error);
         if (cni_args_parse(c->cni_args, &args, err, sizeof(err)) < 0)
                 return cni_fail(CNI_ERR_INVALID_ENV, "CNI_ARGS", "%s", err);
         if (!conf->has_prev_result)
@@ -82,6 +84,7 @@ int verb_add(const struct cni_call *c) {
                 memcpy(r->vm, conf->vm, sizeof(r->vm));
         else
                 vm_from_pod(r->pod_namespace, r->pod_name, r->vm, sizeof(r->vm));
+        r->policy = conf->policy;
         strcpy(r->cni_version, conf->cni_version);
         r->created = (int64_t)time(NULL);
 
@@ -103,7 +106,9 @@ int verb_add(const struct cni_call *c) {
         if (k < 0)
                 return cni_fail(CNI_ERR_IO, strerror(-k), "cannot encode prevResult");
         printf("%s\n", out);
-        log_info("ADD network=%s container=%s ifname=%s ifindex=%d mac=%s ips=%zu vm=%s", r->network,
-                 r->container_id, LOG_Q(r->ifname), r->ifindex, r->mac, r->n_ips, LOG_Q(r->vm));
+        log_info("ADD network=%s container=%s ifname=%s ifindex=%d mac=%s ips=%zu vm=%s policy=%s/%s%s%s", r->network,
+                 r->container_id, LOG_Q(r->ifname), r->ifindex, r->mac, r->n_ips, LOG_Q(r->vm),
+                 policy_to_string(r->policy.network), policy_to_string(r->policy.vm),
+                 r->policy.network_observe ? " observe=network" : "", r->policy.vm_observe ? " observe=vm" : "");
         return 0;
 }

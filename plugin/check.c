@@ -81,6 +81,8 @@ int verb_check(const struct cni_call *c) {
         _cleanup_free_ struct record *rec = NULL;
         int k;
 
+        if (conf->policy_error[0])
+                return cni_fail(CNI_ERR_INVALID_CONFIG, NULL, "%s", conf->policy_error);
         if (!conf->has_prev_result)
                 return cni_fail(CNI_ERR_INVALID_CONFIG, NULL, "CHECK needs a prevResult");
         k = store_open(conf->state_dir, false, &s);

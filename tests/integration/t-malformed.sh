@@ -55,6 +55,14 @@ jq '.cniVersion = "1.1.0" | del(.prevResult)' "$T/good.json" >"$I/v110"
 jq 'del(.prevResult)' "$T/good.json" >"$I/v100-noprev"
 jq '.cniVersion = "1.1.0" | del(.prevResult) | .["cni.dev/valid-attachments"] = "all"' \
 	"$T/good.json" >"$I/gc-valid-string"
+# relinkd's policy: the network's (top level) and the VM's (args.cni, e.g. multus cni-args)
+jq '.relinkPolicy = "sometimes"' "$T/good.json" >"$I/policy-unknown"
+jq '.relinkPolicy = "Flap"' "$T/good.json" >"$I/policy-case"
+jq '.relinkPolicy = 1' "$T/good.json" >"$I/policy-number"
+jq '.relinkObserve = "yes"' "$T/good.json" >"$I/observe-string"
+jq '.args.cni.relinkPolicy = "re-plug"' "$T/good.json" >"$I/vm-policy-unknown"
+jq '.args.cni.relinkPolicy = ["flap"]' "$T/good.json" >"$I/vm-policy-array"
+jq '.args.cni.relinkObserve = 1' "$T/good.json" >"$I/vm-observe-number"
 # Just over the 1 MiB cap, otherwise valid JSON (padding inside an unknown key).
 { printf '{"pad": "'; head -c 1048576 /dev/zero | tr '\0' x; printf '",'; tail -c +2 "$T/good.json"; } >"$I/oversize"
 
@@ -80,6 +88,15 @@ ROWS=(
 	"stateDir is a number|7|ADD|statedir-number|"
 	"unknown logLevel|7|ADD|loglevel-bad|"
 	"relative logFile|7|ADD|logfile-relative|"
+	"relinkPolicy unknown|7|ADD|policy-unknown|"
+	"relinkPolicy in the wrong case|7|ADD|policy-case|"
+	"relinkPolicy is a number|7|ADD|policy-number|"
+	"relinkObserve is a string|7|ADD|observe-string|"
+	"args.cni.relinkPolicy unknown|7|ADD|vm-policy-unknown|"
+	"args.cni.relinkPolicy is an array|7|ADD|vm-policy-array|"
+	"args.cni.relinkObserve is a number|7|ADD|vm-observe-number|"
+	"CHECK with an unknown relinkPolicy|7|CHECK|policy-unknown|CNI_CONTAINERID=keep CNI_NETNS=$NETNS CNI_IFNAME=eth0"
+	"CHECK with an unknown args.cni.relinkPolicy|7|CHECK|vm-policy-unknown|CNI_CONTAINERID=keep CNI_NETNS=$NETNS CNI_IFNAME=eth0"
 	"CHECK with a 0.3.1 config|1|CHECK|v031|"
 	"STATUS with a 1.0.0 config|1|STATUS|v100-noprev|-"
 	"GC with a 1.0.0 config|1|GC|v100-noprev|-"
@@ -123,6 +140,11 @@ named=$(jq -r '.msg + " " + (.details // "")' <<<"$OUT" 2>/dev/null)
 check "one error names CNI_CONTAINERID, CNI_NETNS and CNI_IFNAME" \
 	bash -c '[[ $1 == *CNI_CONTAINERID* && $1 == *CNI_NETNS* && $1 == *CNI_IFNAME* ]]' _ "$named"
 
+# A policy error says which key and value, for the operator reading the pod's events.
+relink_call ADD "$I/vm-policy-unknown" "${ENV_OK[@]}"
+expect_eq "the error names the key and the value" "$(jq -r .msg <<<"$OUT" 2>&1)" \
+	"args.cni.relinkPolicy 're-plug' is not one of any, flap, replug, none"
+
 # CNI_NETNS that does not exist: ADD fails cleanly, nothing written.
 relink_call ADD "$T/good.json" CNI_CONTAINERID=bad2 CNI_NETNS=/run/netns/${P}nope CNI_IFNAME=eth0
 expect_cni_error "ADD with a missing netns: code 4 (CNI_NETNS)" 4
@@ -137,6 +159,22 @@ expect_eq "... and nothing written" "$(snapshot "$STATE"; snapshot "$T/victim")"
 # DEL tolerates CNI_ARGS it cannot parse: a teardown is never blocked over ADD-only data.
 relink_call DEL "$T/good.json" CNI_CONTAINERID=delargs CNI_NETNS="$NETNS" CNI_IFNAME=eth0 "CNI_ARGS=K8S_POD_NAME"
 expect_success "DEL with a malformed CNI_ARGS succeeds"
+
+# DEL never fails over a relinkd knob: a pod whose ADD was refused for its policy can still be torn down.
+relink_call DEL "$I/policy-unknown" CNI_CONTAINERID=delpolicy CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_success "DEL with an unknown relinkPolicy succeeds"
+
+# A valid policy is recorded: the network's, the VM's and the observe flags, apart.
+jq '.relinkPolicy = "replug" | .args.cni.relinkPolicy = "flap" | .args.cni.relinkObserve = true' "$T/good.json" \
+	>"$T/policy.json"
+relink_call ADD "$T/policy.json" CNI_CONTAINERID=pol CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_success "ADD with relinkPolicy replug and args.cni relinkPolicy flap + relinkObserve"
+expect_eq "... the record keeps both policies and the VM's observe flag" \
+	"$(jq -c .policy "$(record_path "$NET" pol eth0)" 2>&1)" \
+	'{"network":"replug","vm":"flap","networkObserve":false,"vmObserve":true}'
+relink_call DEL "$T/policy.json" CNI_CONTAINERID=pol CNI_NETNS="$NETNS" CNI_IFNAME=eth0
+expect_success "... and DEL removes it"
+check "... gone" test ! -e "$(record_path "$NET" pol eth0)"
 
 # A record that is a symlink is never followed: CHECK refuses it, DEL removes only the link.
 plugin_conf 1.0.0 "$NET" "$PREV" >"$T/sym.json"

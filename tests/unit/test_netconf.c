@@ -420,11 +420,13 @@ static void test_record_roundtrip(void **state) {
         strcpy(r->pod_uid, "uid-1");
         strcpy(r->pod_infra_container_id, "infra1");
         strcpy(r->vm, "default_client");
+        r->policy = (struct attach_policy) { .network = POLICY_REPLUG, .vm = POLICY_FLAP, .vm_observe = true };
         strcpy(r->cni_version, "1.0.0");
         r->created = 1764110000;
 
         assert_int_equal(record_to_json(r, &json), 0);
         assert_non_null(strstr(json, "\"created\":\t\"2025-11-25T22:33:20Z\""));
+        assert_non_null(strstr(json, "\"network\":\t\"replug\",\n\t\t\"vm\":\t\"flap\""));
         assert_int_equal(record_from_json(json, strlen(json), &back), 0);
         assert_memory_equal(r, back, sizeof(*r));
         assert_int_equal(record_to_json(back, &json2), 0);
@@ -448,6 +450,14 @@ static const struct record_bad_case {
         { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"created\":\"yesterday\"}",
           -EBADMSG },
         { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"future\":true}", 0 },
+        { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"policy\":\"flap\"}", -EBADMSG },
+        { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"policy\":{\"vm\":\"Flap\"}}",
+          -EBADMSG },
+        { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"policy\":{\"network\":1}}",
+          -EBADMSG },
+        { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"policy\":{\"vmObserve\":\"yes\"}}",
+          -EBADMSG },
+        { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"policy\":{\"network\":\"none\"}}", 0 },
         { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ifname\":\"eth1\"}", -EBADMSG },
         { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"vm\":\"a\\u0000b\"}", -EBADMSG },
         { "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"vm\":\"\xff\"}", -EBADMSG },
@@ -460,6 +470,87 @@ static void test_record_bad(void **state) {
 
                 if (k != record_bad_cases[i].want)
                         fail_msg("case %zu: got %d want %d", i, k, record_bad_cases[i].want);
+        }
+}
+
+/* Records written before policies existed read as "any, acting". */
+static void test_record_without_policy(void **state) {
+        static const char json[] = "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\"}";
+        static const char some[] = "{\"schema\":1,\"network\":\"n\",\"containerID\":\"c\",\"ifname\":\"eth0\","
+                                   "\"policy\":{\"network\":\"none\",\"networkObserve\":true}}";
+        _cleanup_free_ struct record *r = NULL, *r2 = NULL;
+
+        assert_int_equal(record_from_json(json, strlen(json), &r), 0);
+        assert_int_equal(r->policy.network, POLICY_ANY);
+        assert_int_equal(r->policy.vm, POLICY_ANY);
+        assert_false(r->policy.network_observe);
+        assert_false(r->policy.vm_observe);
+        assert_int_equal(record_from_json(some, strlen(some), &r2), 0);
+        assert_int_equal(r2->policy.network, POLICY_NONE);
+        assert_int_equal(r2->policy.vm, POLICY_ANY);
+        assert_true(r2->policy.network_observe);
+        assert_false(r2->policy.vm_observe);
+}
+
+static void test_policy_names(void **state) {
+        enum relink_policy p = POLICY_NONE;
+
+        for (enum relink_policy q = 0; q < _POLICY_MAX; q++) {
+                assert_int_equal(policy_from_string(policy_to_string(q), &p), 0);
+                assert_int_equal(p, q);
+        }
+        assert_int_equal(policy_from_string("FLAP", &p), -EINVAL);
+        assert_int_equal(policy_from_string("re-plug", &p), -EINVAL);
+        assert_int_equal(policy_from_string("", &p), -EINVAL);
+        assert_int_equal(policy_from_string(NULL, &p), -EINVAL);
+        assert_int_equal(p, POLICY_NONE);       /* untouched on error: the last success */
+}
+
+/* relinkPolicy/relinkObserve: top level (the network) and args.cni (the VM); invalid values do not fail
+ * the parse (DEL must go through) but leave policy_error, which ADD and CHECK refuse. */
+static const struct policy_case {
+        const char *fields;     /* spliced into the conf's top level */
+        const char *cni;        /* args.cni's members */
+        enum relink_policy network, vm;
+        bool network_observe, vm_observe;
+        const char *error;      /* substring of policy_error, NULL when valid */
+} policy_cases[] = {
+        { "", "", POLICY_ANY, POLICY_ANY, false, false, NULL },
+        { ",\"relinkPolicy\":\"flap\"", "", POLICY_FLAP, POLICY_ANY, false, false, NULL },
+        { ",\"relinkPolicy\":\"none\",\"relinkObserve\":true", "\"relinkPolicy\":\"replug\"", POLICY_NONE,
+          POLICY_REPLUG, true, false, NULL },
+        { "", "\"relinkPolicy\":\"flap\",\"relinkObserve\":true", POLICY_ANY, POLICY_FLAP, false, true, NULL },
+        { ",\"relinkPolicy\":null", "\"relinkObserve\":false", POLICY_ANY, POLICY_ANY, false, false, NULL },
+        { ",\"relinkPolicy\":\"sometimes\"", "", POLICY_ANY, POLICY_ANY, false, false,
+          "relinkPolicy 'sometimes' is not one of any, flap, replug, none" },
+        { ",\"relinkPolicy\":1", "", POLICY_ANY, POLICY_ANY, false, false, "relinkPolicy must be a string" },
+        { ",\"relinkObserve\":\"true\"", "", POLICY_ANY, POLICY_ANY, false, false, "relinkObserve must be true or false" },
+        { "", "\"relinkPolicy\":\"Flap\"", POLICY_ANY, POLICY_ANY, false, false, "args.cni.relinkPolicy 'Flap'" },
+        { "", "\"relinkPolicy\":[\"flap\"]", POLICY_ANY, POLICY_ANY, false, false, "args.cni.relinkPolicy must be" },
+        { "", "\"relinkObserve\":1", POLICY_ANY, POLICY_ANY, false, false, "args.cni.relinkObserve must be" },
+};
+
+static void test_conf_policy(void **state) {
+        for (size_t i = 0; i < ARRAY_SIZE(policy_cases); i++) {
+                const struct policy_case *t = &policy_cases[i];
+                _cleanup_(conf_freep) struct netconf *c = NULL;
+                _cleanup_free_ char *json = NULL;
+
+                assert_true(asprintf(&json, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"relink\"%s,"
+                                     "\"args\":{\"cni\":{%s}}}", t->fields, t->cni) > 0);
+                if (conf_parse(json, strlen(json), &c, NULL, 0) != 0)
+                        fail_msg("case %zu: conf_parse failed: %s", i, json);
+                if (t->error) {
+                        if (!strstr(c->policy_error, t->error))
+                                fail_msg("case %zu: policy_error '%s', want '%s'", i, c->policy_error, t->error);
+                        continue;
+                }
+                if (c->policy_error[0])
+                        fail_msg("case %zu: unexpected policy_error '%s'", i, c->policy_error);
+                assert_int_equal(c->policy.network, t->network);
+                assert_int_equal(c->policy.vm, t->vm);
+                assert_int_equal(c->policy.network_observe, t->network_observe);
+                assert_int_equal(c->policy.vm_observe, t->vm_observe);
         }
 }
 
@@ -494,6 +585,9 @@ int main(void) {
                 cmocka_unit_test(test_record_roundtrip),
                 cmocka_unit_test(test_record_bad),
                 cmocka_unit_test(test_error_and_version_json),
+                cmocka_unit_test(test_record_without_policy),
+                cmocka_unit_test(test_policy_names),
+                cmocka_unit_test(test_conf_policy),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
