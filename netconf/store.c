@@ -304,6 +304,17 @@ int store_lock(struct store *s, const char *network, bool exclusive) {
         return TAKE_FD(fd);
 }
 
+int store_claim_reader(struct store *s) {
+        /* A new open file of its own: the store's dir_fd is closed with the store. */
+        _cleanup_close_ int fd = openat(s->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
 int store_put(struct store *s, const struct record *r) {
         _cleanup_close_ int dfd = -1;
         _cleanup_free_ char *json = NULL;

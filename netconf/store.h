@@ -6,6 +6,8 @@
  *   <dir>/<network>/                0700, one directory per CNI network (same rule)
  *   <dir>/<network>/.lock           flock: ADD/DEL shared, GC exclusive
  *   <dir>/<network>/<containerID>@<ifname>.json   0600, atomically replaced
+ *   <dir> itself                    flock: held exclusively by the one relinkd reading the store (a lock
+ *                                   on the directory, not a file in it: relinkd may see it read-only)
  *
  * '@' cannot appear in a container ID, so the file name is unambiguous. Every name is validated
  * before it becomes a path component; files are opened relative to directory fds with O_NOFOLLOW.
@@ -40,6 +42,11 @@ int store_sweep_temp(struct store *s, const char *network, time_t max_age, unsig
 
 /* Lock one network: shared for ADD/DEL, exclusive for GC. Returns an fd to close, or -errno. */
 int store_lock(struct store *s, const char *network, bool exclusive);
+
+/* Claim the store for its one reader daemon (relinkd): an exclusive flock on the store directory
+ * itself, never waited for; needs no write access. Returns the fd to keep open for as long as the
+ * claim lasts, -EWOULDBLOCK when another open file holds it, or another -errno. */
+int store_claim_reader(struct store *s);
 
 /* True when the attachment can name a record file: valid container ID and ifname, and
  * "<containerID>@<ifname>.json" fits in NAME_MAX. */

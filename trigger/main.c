@@ -26,9 +26,11 @@
 #include "trigger/metrics.h"
 #include "trigger/options.h"
 #include "trigger/reconcile.h"
+#include "trigger/statedir.h"
 
 static volatile sig_atomic_t quit;
 static int wake_pipe[2] = { -1, -1 };
+static int statedir_lock = -1;          /* held (open) until exit: see statedir.h */
 
 static void on_signal(int sig) {
         int saved = errno;
@@ -88,6 +90,21 @@ int main(int argc, char **argv) {
         relinkd_cfg = &o;
         log_open("relinkd", NULL, o.log_level);
 
+        /* First: a second relinkd must not touch anything (metrics file, listener) the first one owns. */
+        {
+                bool created;
+                pid_t holder;
+
+                r = statedir_claim(o.state_dir, &created, &holder, err, sizeof(err));
+                if (r < 0) {
+                        log_error("%s", err);
+                        return 1;
+                }
+                statedir_lock = r;
+                if (created)
+                        log_warn("state dir '%s' did not exist: created it (mode 0700); relink's stateDir must name "
+                                 "the same directory", o.state_dir);
+        }
         r = setup_signals();
         if (r < 0) {
                 log_error("cannot set up signal handling: %s", strerror(-r));

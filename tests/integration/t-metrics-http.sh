@@ -80,7 +80,7 @@ bg_started $RPID
 for _ in $(seq 100); do grep -q "metrics: serving" "$T/v6.log" && break; sleep 0.05; done
 expect_eq "[::1]:9596 serves /metrics" "$(scrape -o /dev/null -w '%{http_code}' 'http://[::1]:9596/metrics')" "200"
 ip netns exec "$mns" "$RELINKD" --connect "qemu+unix:///system?socket=$T/nothing-here" --netns "/run/netns/$mns" \
-	--state-dir "$T/state" --metrics-listen '[::1]:9596' >"$T/taken.log" 2>&1
+	--state-dir "$T/state2" --metrics-listen '[::1]:9596' >"$T/taken.log" 2>&1
 rc=$?
 if [ $rc -eq 1 ] && grep -q "error.*--metrics-listen \[::1\]:9596: Address already in use" "$T/taken.log"; then
 	ok "port taken: exit 1 with the reason"

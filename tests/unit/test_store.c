@@ -400,6 +400,37 @@ static void test_locks(void **state) {
         assert_int_equal(store_lock(ro, "fresh", false), -ENOENT);
 }
 
+/* The reader's claim: one at a time per directory (flock is per open file, so even within one process),
+ * independent of the per-network locks, released on close, and never a file in the store. */
+static void test_claim_reader(void **state) {
+        _cleanup_(store_closep) struct store *s = NULL, *t = NULL;
+        char dir[300];
+        DIR *d;
+        struct dirent *de;
+        int n = 0;
+
+        path(dir, sizeof(dir), "c");
+        assert_int_equal(store_open(dir, true, &s), 0);
+        assert_int_equal(store_open(dir, false, &t), 0);
+        int a = store_claim_reader(s);
+        assert_true(a >= 0);
+        assert_int_equal(store_claim_reader(t), -EWOULDBLOCK);
+        assert_int_equal(store_claim_reader(s), -EWOULDBLOCK);
+        int l = store_lock(s, "net1", true);                 /* the plugin's GC lock is another lock */
+        assert_true(l >= 0);
+        close(l);
+        close(a);
+        int b = store_claim_reader(t);
+        assert_true(b >= 0);
+        close(b);
+        d = opendir(dir);
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                n += de->d_name[0] != '.' || (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."));
+        closedir(d);
+        assert_int_equal(n, 1);                             /* net1/ only */
+}
+
 /* Many processes writing and removing different records of two networks while GC-style walkers run. */
 static void test_concurrent(void **state) {
         enum { WRITERS = 8, ROUNDS = 60 };
@@ -502,6 +533,7 @@ int main(void) {
                 cmocka_unit_test(test_foreach_skips_corrupt),
                 cmocka_unit_test(test_usable),
                 cmocka_unit_test(test_locks),
+                cmocka_unit_test(test_claim_reader),
                 cmocka_unit_test(test_concurrent),
                 cmocka_unit_test(test_fileio),
         };
