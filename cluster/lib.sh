@@ -301,24 +301,32 @@ pod_uid() { pod_get "$1" uid; }
 
 # cni POD VERB NET IFNAME [CAP_ARGS] — cnitool in the pod's node netns, as multus/kubelet would.
 cni() {
-	local pod=$1 verb=$2 net=$3 ifname=$4 cap=${5:-} d node
+	local pod=$1 verb=$2 net=$3 ifname=$4 cap=${5:-} d node confdir
 	d=$(pod_dir "$pod")
 	node=$(pod_get "$pod" node)
-	ip netns exec "$(node_ns "$node")" env CNI_PATH="$RL_CNI_PATH" NETCONFPATH="$RUN/n$node/net.d" \
+	confdir=$RUN/n$node/net.d
+	[ -d "$d/net.d" ] && confdir=$d/net.d    # the pod's own (pod_create --relink-conf/--cni-args)
+	ip netns exec "$(node_ns "$node")" env CNI_PATH="$RL_CNI_PATH" NETCONFPATH="$confdir" \
 		CNI_IFNAME="$ifname" CNI_ARGS="$(pod_get "$pod" cniargs)" ${cap:+CAP_ARGS="$cap"} \
 		"$RL_CNITOOL" "$verb" "$net" "/run/netns/$(pod_get "$pod" netns)"
 }
 
-# pod_create NODE VMI [--mac MAC] [--net1] [--net1-ip A.B.C.D] [--net1-mac MAC]
+# pod_create NODE VMI [--mac MAC] [--net1] [--net1-ip A.B.C.D] [--net1-mac MAC] [--relink-conf JSON]
+#            [--cni-args JSON]
 #   Creates launcher pod "virt-launcher-<vmi>-<5>" on NODE and prints its name. Options form the VMI's
 #   spec: --mac pins the eth0 MAC (tuning), --net1 adds the secondary network; --net1-ip keeps that
 #   address (otherwise a fresh one per pod, like a cluster-wide IPAM); --net1-mac pins net1's MAC.
+#   --relink-conf '{"relinkPolicy":"none"}' merges keys into relink's entry of the pod's conflists (the
+#   networks as an operator configured them for this VM); --cni-args '{"relinkPolicy":"flap"}' becomes
+#   relink's args.cni (what multus makes of a network-selection element's cni-args).
 pod_create() {
-	local node=$1 vmi=$2 mac="" net1=0 net1_ip="" net1_mac="" pod d pns n cid uid net1_if
+	local node=$1 vmi=$2 mac="" net1=0 net1_ip="" net1_mac="" relink_conf="" cni_args="" pod d pns n cid uid net1_if f
 	shift 2
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--mac) mac=$2; shift ;;
+		--relink-conf) relink_conf=$2; shift ;;
+		--cni-args) cni_args=$2; shift ;;
 		--net1) net1=1 ;;
 		--net1-ip) net1=1; net1_ip=$2; shift ;;
 		--net1-mac) net1=1; net1_mac=$2; shift ;;
@@ -347,6 +355,14 @@ pod_create() {
 	esac
 	pod_emptydir_create "$pod"
 	echo "IgnoreUnknown=true;K8S_POD_NAMESPACE=$RL_NS;K8S_POD_NAME=$pod;K8S_POD_INFRA_CONTAINER_ID=$cid;K8S_POD_UID=$uid" >"$d/cniargs"
+	if [ -n "$relink_conf$cni_args" ]; then
+		mkdir -p "$d/net.d"
+		for f in "$RUN/n$node/net.d"/*.conflist; do
+			jq --argjson c "${relink_conf:-{\}}" --argjson a "${cni_args:-null}" \
+				'.plugins |= map(if .type == "relink" then . + $c + (if $a == null then {} else {args: {cni: $a}} end) else . end)' \
+				"$f" >"$d/net.d/${f##*/}" || { rl_err "pod_create: bad --relink-conf/--cni-args JSON"; return 1; }
+		done
+	fi
 	: >"$d/nets"
 	if ! cni "$pod" add podnet eth0 ${mac:+"{\"mac\":\"$mac\"}"} >"$d/cni-eth0.json" 2>"$d/cni-eth0.err"; then
 		rl_err "CNI ADD podnet/eth0 for $pod failed: $(cat "$d/cni-eth0.json" "$d/cni-eth0.err")"
@@ -856,7 +872,7 @@ vm_create() {
 			esac
 			case $1 in --net1*) net1=1 ;; esac
 			popts+=("$1")
-			case $1 in --mac | --net1-ip | --net1-mac) popts+=("$2"); shift ;; esac
+			case $1 in --mac | --net1-ip | --net1-mac | --relink-conf | --cni-args) popts+=("$2"); shift ;; esac
 			;;
 		esac
 		shift

@@ -122,6 +122,17 @@ int metrics_render(const struct metrics *m, char **ret) {
         for (int s = SERVED_NIC; s < _SERVED_MAX; s++)
                 put(&b, "relinkd_served_mac_total{served=\"%s\"} %llu\n", served_to_string((enum served) s),
                     (unsigned long long) m->served[s]);
+        put(&b, "# HELP relinkd_policy_denied_total Decisions not carried out because the operator's policy "
+                "(relinkPolicy) forbids the action the guest needs, by kind.\n"
+                "# TYPE relinkd_policy_denied_total counter\n");
+        for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+                put(&b, "relinkd_policy_denied_total{kind=\"%s\"} %llu\n", action_to_string(kinds[k]),
+                    (unsigned long long) m->policy_denied[kinds[k]]);
+        put(&b, "# HELP relinkd_observed_total Decisions only logged, not carried out (observe-only: "
+                "relinkd --observe or relinkObserve), by decision.\n# TYPE relinkd_observed_total counter\n");
+        for (size_t d = 0; d < ARRAY_SIZE(decisions); d++)
+                put(&b, "relinkd_observed_total{decision=\"%s\"} %llu\n", action_to_string(decisions[d]),
+                    (unsigned long long) m->observed[decisions[d]]);
         put_histogram(&b, "relinkd_renewal_seconds",
                       "Time from the migration completion event to the guest's verified DHCP renewal.",
                       &m->renewal);

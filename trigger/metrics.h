@@ -23,6 +23,8 @@ struct metrics {
         uint64_t actions[3][_RESULT_MAX];   /* [enum action][result]; ACTION_NONE row unused */
         uint64_t decisions[3];              /* [enum action] */
         uint64_t served[_SERVED_MAX];       /* [enum served]: what the served-MAC probe established */
+        uint64_t policy_denied[3];          /* [enum action]: decisions the operator's policy forbids */
+        uint64_t observed[3];               /* [enum action]: decisions only logged (observe-only) */
         uint64_t connect_failures;
         unsigned connections;               /* open now */
         unsigned connections_known;         /* followed (open or retrying) */

@@ -43,6 +43,7 @@ static const struct option long_options[] = {
         { "log-level",          required_argument, NULL, OPT_LOG_LEVEL },
         { "no-escalate",        no_argument,       NULL, OPT_NO_ESCALATE },
         { "dry-run",            no_argument,       NULL, OPT_DRY_RUN },
+        { "observe",            no_argument,       NULL, OPT_DRY_RUN },
         { "kubevirt",           no_argument,       NULL, OPT_KUBEVIRT },
         { "kubelet-root",       required_argument, NULL, OPT_KUBELET_ROOT },
         { "help",               no_argument,       NULL, OPT_HELP },
@@ -131,7 +132,13 @@ void opts_usage(FILE *f) {
 "                         numeric address, [v6]:PORT for IPv6), e.g. 0.0.0.0:9595 for a DaemonSet pod.\n"
 "  --log-level LEVEL      debug, info (default), warn or error.\n"
 "  --no-escalate          Do not escalate an unverified flap to a re-attach; report it.\n"
-"  --dry-run              Decide and log, but never change a guest or its metadata.\n"
+"  --observe              Observe only: every decision is made, probed (the served-MAC DHCP probe runs on\n"
+"                         the pod's bridge) and logged as it would be, with its evidence and a line\n"
+"                         \"observed ...: would flap|reattach|do nothing\", counted in relinkd_observed_total;\n"
+"                         no domain is touched (no flap, no re-plug, no relink metadata written). For\n"
+"                         trying relinkd on a node before trusting it; per network or VM: relinkObserve\n"
+"                         in the CNI config (docs/relinkd.md, \"Policy and observe-only\").\n"
+"  --dry-run              The same as --observe.\n"
 "  --help                 Show this text.\n"
 "  --version              Print relinkd's version and exit.\n"
 "\n"

@@ -36,7 +36,7 @@ struct opts {
         const char *metrics_listen;  /* --metrics-listen ADDR:PORT, or NULL */
         enum log_level log_level;
         bool no_escalate;            /* report instead of escalating flap → re-attach */
-        bool dry_run;                /* decide and log, never touch a guest */
+        bool dry_run;                /* --observe (--dry-run): decide and log, never touch a domain */
         bool help;
         bool version;                /* --version: print it and exit */
 };

@@ -20,6 +20,7 @@
 #include "trigger/nicmap.h"
 #include "trigger/options.h"
 #include "trigger/pending.h"
+#include "trigger/policy.h"
 #include "trigger/reconcile.h"
 #include "trigger/virtdom.h"
 
@@ -433,13 +434,25 @@ static unsigned job_probes_running(struct job *j) {
         return running;
 }
 
+/* The policy forbids what the guest needs: relinkd leaves the NIC alone and says what that means. */
+static void policy_denied_log(const char *name, const struct dom_nic *nic, const char *recname,
+                              const struct policy_rule *rule, const struct served_decision *d, const char *obs) {
+        log_warn("domain=%s nic=%s record=%s policy-denied kind=%s policy=%s(%s)%s: policy %s(%s) forbids %s: the "
+                 "guest keeps its NIC as it is (mac %s)%s; nothing done", name, nic->pci, recname,
+                 action_to_string(d->kind), policy_to_string(rule->policy), policy_src_to_string(rule->src), obs,
+                 policy_to_string(rule->policy), policy_src_to_string(rule->src), action_to_string(d->kind),
+                 nic->mac, d->kind == ACTION_REATTACH ? " and the pod's DHCP server may not answer it"
+                                                      : " and its old lease until it renews by itself");
+}
+
 /* Decide one NIC with the served MAC and act. */
 static void job_nic(struct job *j, const struct dom_nic *nic) {
         const char *name = virDomainGetName(j->dom);
         const struct meta_nic *had = NULL;
         const struct record *rec;
-        char why[256] = "", base_why[256] = "", recname[600], src[64] = "none";
+        char why[256] = "", base_why[256] = "", recname[600], src[64] = "none", obs[32] = "";
         struct served_decision d;
+        struct policy_rule rule;
         struct served_in in;
         enum action kind = ACTION_NONE;
         enum nic_plan plan;
@@ -459,6 +472,14 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                 log_debug("domain=%s nic=%s action already in progress", name, nic->pci);
                 return;
         }
+        policy_resolve(&rec->policy, relinkd_cfg->dry_run, &rule);
+        if (plan == PLAN_FIRST_SIGHT && rule.observe != OBSERVE_OFF) {
+                /* Observe-only writes nothing into the domain, not even its first-sight identity. */
+                log_info("domain=%s nic=%s mac=%s record=%s first-sight trigger=%s observe=%s: would record "
+                         "identity (not written)", name, nic->pci, nic->mac, recname, trigger_to_string(j->why),
+                         observe_src_to_string(rule.observe));
+                return;
+        }
         if (plan == PLAN_FIRST_SIGHT) {
                 /* First sight: this is what the guest has now; it travels with the domain. */
                 struct meta_nic *m = metadata_append(&j->fresh, &j->n_fresh);
@@ -466,9 +487,8 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                         return;
                 snprintf(m->pci, sizeof(m->pci), "%s", nic->pci);
                 identity_of(rec, nic->mac, &m->id);
-                log_info("domain=%s nic=%s mac=%s record=%s first-sight trigger=%s: recording identity%s",
-                         name, nic->pci, nic->mac, recname, trigger_to_string(j->why),
-                         relinkd_cfg->dry_run ? " (dry run: not written)" : "");
+                log_info("domain=%s nic=%s mac=%s record=%s first-sight trigger=%s: recording identity",
+                         name, nic->pci, nic->mac, recname, trigger_to_string(j->why));
                 return;
         }
         if (plan == PLAN_QUIET) {
@@ -510,19 +530,42 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
         }
         relinkd_metrics.decisions[d.kind]++;
         relinkd_metrics.served[d.served]++;
+        if (rule.observe != OBSERVE_OFF)
+                snprintf(obs, sizeof(obs), " observe=%s", observe_src_to_string(rule.observe));
         log_info("domain=%s nic=%s mac=%s record=%s decision=%s reason=\"%s\" %s probe_src=%s mac_new=%s "
-                 "mac_alt=%s trigger=%s t_ms=%lld first_call_ms=%lld", name, nic->pci, nic->mac, recname,
-                 action_to_string(d.kind), d.reason, d.evidence, src, d.mac_new, *d.mac_alt ? d.mac_alt : "-",
-                 trigger_to_string(j->why), (long long) (now_ms() - j->t_event),
-                 (long long) (j->snap.t_call - j->t_event));
-        if (d.kind == ACTION_NONE || relinkd_cfg->dry_run)
+                 "mac_alt=%s trigger=%s t_ms=%lld first_call_ms=%lld policy=%s(%s)%s", name, nic->pci, nic->mac,
+                 recname, action_to_string(d.kind), d.reason, d.evidence, src, d.mac_new,
+                 *d.mac_alt ? d.mac_alt : "-", trigger_to_string(j->why), (long long) (now_ms() - j->t_event),
+                 (long long) (j->snap.t_call - j->t_event), policy_to_string(rule.policy),
+                 policy_src_to_string(rule.src), obs);
+        /* The policy's word is final, observed or not: an observing relinkd says what an acting one would. */
+        if (!policy_permits(rule.policy, d.kind)) {
+                relinkd_metrics.policy_denied[d.kind]++;
+                policy_denied_log(name, nic, recname, &rule, &d, obs);
+                return;
+        }
+        if (rule.observe != OBSERVE_OFF) {
+                relinkd_metrics.observed[d.kind]++;
+                log_info("domain=%s nic=%s record=%s observed%s: would %s mac_new=%s mac_alt=%s allow=%s; the "
+                         "domain is not touched", name, nic->pci, recname, obs,
+                         d.kind == ACTION_NONE ? "do nothing" : action_to_string(d.kind), d.mac_new,
+                         *d.mac_alt ? d.mac_alt : "-", policy_to_string(rule.policy));
+                return;
+        }
+        if (d.kind == ACTION_NONE)
                 return;
         r = action_start(&(struct action_req) {
                 .pod = j->pod, .dom = j->dom, .nic = nic, .rec = rec, .kind = d.kind,
                 .mac_new = d.mac_new, .mac_alt = d.mac_alt,
                 .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
+                .allow = policy_allow(rule.policy),
         });
-        if (r == -EBUSY)
+        if (r == -EPERM) {
+                /* policy_permits and the ladder disagree on a corner (e.g. no usable MAC for the rung
+                 * the policy leaves): the same final word */
+                relinkd_metrics.policy_denied[d.kind]++;
+                policy_denied_log(name, nic, recname, &rule, &d, obs);
+        } else if (r == -EBUSY)
                 log_info("domain=%s nic=%s action already in progress", name, nic->pci);
         else if (r < 0)
                 log_error("domain=%s nic=%s cannot start %s: %s", name, nic->pci, action_to_string(d.kind),

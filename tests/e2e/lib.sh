@@ -176,7 +176,8 @@ rl_post_migrate() { E2E_PENDING+=("$1 $MIG_POD $MIG_NICS_BEFORE $MIG_RMARK"); }
 rl_pre_migrate() { e2e_invariants "$1"; }
 
 # verdicts VMI NODE RMARK — per relink record relinkd acted on for VMI's domain since RMARK, its latest state:
-# "pending" (a decision other than none, no outcome yet), "verified", "FAILED", "aborted" or "none".
+# "pending" (a decision other than none, no outcome yet), "verified", "FAILED", "aborted", "none",
+# "denied" (the operator's policy forbids the action: nothing done) or "observed" (observe-only: logged).
 # Printed as "RECORD STATE" lines. A restarted relinkd may decide again for the same record: the latest wins.
 verdicts() {
 	tail -n +$(($3 + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -F "domain=$(vm_domain "$1") " |
@@ -187,7 +188,9 @@ verdicts() {
 			else if ($0 ~ / verified kind=/) st[rec] = "verified"
 			else if ($0 ~ / FAILED kind=.* waiting=yes/) st[rec] = "pending"   # a status: the action goes on
 			else if ($0 ~ / FAILED kind=/) st[rec] = "FAILED"
-			else if ($0 ~ / aborted kind=/) st[rec] = "aborted" }
+			else if ($0 ~ / aborted kind=/) st[rec] = "aborted"
+			else if ($0 ~ / policy-denied kind=/) st[rec] = "denied"      # the policy forbids it: final
+			else if ($0 ~ / observed( observe=[a-z]+)?: would /) st[rec] = "observed" }   # observe-only: final
 			END { for (r in st) print r, st[r] }' | sort
 }
 relinkd_running() { rl_alive "$(cat "$RUN/n$1/relinkd.pidt" 2>/dev/null)"; }
@@ -259,7 +262,7 @@ e2e_invariants() {
 					echo "# invariant: $vmi $rec: no verdict, relinkd on node $node is not running"
 				fi
 				;;
-			aborted | none) echo "# invariant: $vmi $rec: relinkd's last word is '$st'" ;;
+			aborted | none | denied | observed) echo "# invariant: $vmi $rec: relinkd's last word is '$st'" ;;
 			esac
 		done <<<"$v"
 	done

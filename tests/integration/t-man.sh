@@ -71,7 +71,7 @@ if [ "$n" -ge 8 ] && diff -u "$T/codes-used" "$T/codes-man" >"$T/diff"; then
 else
 	not_ok "relink(8) EXIT STATUS lists exactly the CNI error codes the plugin returns" "used: $n" "$(cat "$T/diff")"
 fi
-for k in stateDir logFile logLevel args.cni.vm; do
+for k in stateDir logFile logLevel args.cni.vm relinkPolicy relinkObserve args.cni.relinkPolicy; do
 	check "relink(8) documents config key $k" grep -q "^\.B[R]* $k\b" build/man/relink.8
 done
 

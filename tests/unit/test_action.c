@@ -157,6 +157,24 @@ static int start_on(const char *pci, enum action kind, const char *mac_new, cons
         return r;
 }
 
+/* An operator's policy (trigger/policy.h): the rungs allowed. */
+static int start_allowed(enum action kind, const char *mac_new, const char *mac_alt, unsigned allow) {
+        struct dom_nic *nics = NULL;
+        size_t n = 0;
+        int i, r;
+
+        assert_int_equal(virtdom_nics(fake_domptr(&dom), &nics, &n), 0);
+        i = virtdom_nic_find(nics, n, PCI, NULL);
+        assert_true(i >= 0);
+        r = action_start(&(struct action_req) {
+                .pod = pod, .dom = fake_domptr(&dom), .nic = &nics[i], .rec = &rec, .kind = kind,
+                .mac_new = mac_new, .mac_alt = mac_alt, .t_event = fake_now_ms(), .migrated = true,
+                .allow = allow,
+        });
+        dom_nics_free(nics, n);
+        return r;
+}
+
 static void start(enum action kind, const char *mac_new, const char *mac_alt) {
         assert_int_equal(start_on(PCI, kind, mac_new, mac_alt), 0);
 }
@@ -869,10 +887,52 @@ static void test_no_escalate_reports(void **state) {
         assert_rule(PCI, OLD, false);
 }
 
+/* ---- policy: the rungs an operator allows ---- */
+
+static void test_allow_flap_never_replugs(void **state) {
+        /* policy flap: a guest that ignores the flap is reported, never re-plugged */
+        snprintf(dom.served_mac[0], 18, OLD);
+        assert_int_equal(start_allowed(ACTION_FLAP, NULL, ALT, ACTION_ALLOW_FLAP), 0);
+        fake_run(1000 + 3000 + 10000);
+        assert_string_equal(dom.links, "du");
+        assert_int_equal(dom.unplug_requests, 0);
+        assert_int_equal(dom.attach_calls, 0);
+        assert_int_equal(log_count("escalate "), 0);
+        assert_logged("FAILED kind=flap first=flap reason=\"no DHCP from the guest within 3000 ms\"");
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_allow_replug_flap_starts_at_same_mac_replug(void **state) {
+        /* policy replug: a flap decision starts at the same-MAC re-plug, the link is never flapped */
+        snprintf(dom.served_mac[0], 18, OLD);
+        assert_int_equal(start_allowed(ACTION_FLAP, NULL, ALT, ACTION_ALLOW_REPLUG), 0);
+        fake_run(300 + 600);
+        assert_string_equal(dom.links, "");
+        assert_int_equal(dom.n_attached, 1);
+        assert_string_equal(dom.attached[0], OLD);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_int_equal(result(ACTION_FLAP, RESULT_VERIFIED), 0);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_allow_nothing_left_is_eperm(void **state) {
+        /* policy flap on a guest that needs a new MAC: no rung left, nothing touched */
+        assert_int_equal(start_allowed(ACTION_REATTACH, NEW, NULL, ACTION_ALLOW_FLAP), -EPERM);
+        assert_int_equal(dom.unplug_requests, 0);
+        assert_int_equal(dom.attach_calls, 0);
+        assert_int_equal(dom.update_calls, 0);
+        assert_string_equal(dom.links, "");
+        assert_int_equal(fake_timers_pending(), 0);
+        assert_rule(PCI, OLD, false);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, world_up, world_down)
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                T(test_allow_flap_never_replugs),
+                T(test_allow_replug_flap_starts_at_same_mac_replug),
+                T(test_allow_nothing_left_is_eperm),
                 T(test_flap_verified),
                 T(test_flap_ignored_replug_same_mac),
                 T(test_flap_unanswered_climbs_to_alt),

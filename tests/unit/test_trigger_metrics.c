@@ -48,6 +48,8 @@ static void test_counts_and_buckets(void **state) {
         m.actions[ACTION_FLAP][RESULT_ESCALATED] = 2;
         m.actions[ACTION_REATTACH][RESULT_VERIFIED] = 3;
         m.decisions[ACTION_NONE] = 7;
+        m.policy_denied[ACTION_REATTACH] = 5;
+        m.observed[ACTION_FLAP] = 6;
         m.connections = 4;
         histogram_observe(&m.renewal, 0.6);     /* le 0.75 */
         histogram_observe(&m.renewal, 1.0);     /* le 1: bounds are inclusive */
@@ -58,6 +60,10 @@ static void test_counts_and_buckets(void **state) {
         assert_line(text, "relinkd_actions_total{kind=\"flap\",result=\"escalated\"} 2");
         assert_line(text, "relinkd_actions_total{kind=\"reattach\",result=\"verified\"} 3");
         assert_line(text, "relinkd_decisions_total{decision=\"none\"} 7");
+        assert_line(text, "relinkd_policy_denied_total{kind=\"reattach\"} 5");
+        assert_line(text, "relinkd_policy_denied_total{kind=\"flap\"} 0");
+        assert_line(text, "relinkd_observed_total{decision=\"flap\"} 6");
+        assert_line(text, "relinkd_observed_total{decision=\"none\"} 0");
         assert_line(text, "relinkd_renewal_seconds_bucket{le=\"0.5\"} 0");
         assert_line(text, "relinkd_renewal_seconds_bucket{le=\"0.75\"} 1");
         assert_line(text, "relinkd_renewal_seconds_bucket{le=\"1\"} 2");

@@ -96,6 +96,15 @@ static void test_full(void **state) {
         assert_true(o.dry_run);
 }
 
+static void test_observe(void **state) {
+        static const char *const args[] = { "--watch", "/p/*/s", "--observe", NULL };
+        struct opts o;
+        char err[256];
+
+        assert_int_equal(parse(args, &o, err, sizeof(err)), 0);
+        assert_true(o.dry_run);
+}
+
 static const struct bad {
         const char *args[6];
         const char *err;           /* substring of the message */
@@ -209,6 +218,7 @@ static void test_uri_socket_path(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_observe),
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_kubevirt),
                 cmocka_unit_test(test_bad),
