@@ -15,6 +15,7 @@
 #include "trigger/metrics.h"
 #include "trigger/options.h"
 #include "trigger/pending.h"
+#include "trigger/statusring.h"
 #include "trigger/virtdom.h"
 #include "trigger/xmlutil.h"
 
@@ -121,6 +122,7 @@ struct act {
         int timer, poll_timer, reask_timer, check_timer, orphan_timer;
         int port_fd, port_watch;
         timer_fn parked;             /* the libvirt step waiting for the connection to come back */
+        uint64_t status_seq;         /* the decision it carries out in `relinkd status` (0: none) */
 };
 
 static struct act *acts;
@@ -132,6 +134,16 @@ static struct act *acts;
 
 static enum action act_kind(const struct act *a) {
         return a->rungs[a->rung].kind;
+}
+
+void actions_foreach(void (*fn)(const struct action_info *info, void *opaque), void *opaque) {
+        for (struct act *a = acts; a; a = a->next)
+                fn(&(struct action_info) {
+                        .domain = a->name, .uuid = a->uuid, .pod = a->pod->label, .pci = a->pci, .alias = a->alias,
+                        .mac = *a->mac_now ? a->mac_now : a->mac_had, .record = a->recname,
+                        .kind = action_to_string(act_kind(a)), .phase = phase_to_string(a->phase),
+                        .rung = a->rung + 1, .n_rungs = a->n_rungs, .elapsed_ms = now_ms() - a->t_event,
+                }, opaque);
 }
 
 unsigned actions_active(void) {
@@ -329,6 +341,7 @@ static void finish(struct act *a, enum action_result result, const char *note) {
         case _RESULT_MAX:
                 break;
         }
+        statusring_outcome(a->status_seq, act_kind(a), result, note, result == RESULT_VERIFIED ? t : -1);
         metrics_flush();
         hotplug_next(a);
         act_free(a);
@@ -1131,6 +1144,7 @@ int action_start(const struct action_req *q) {
                 return q->allow ? -EPERM : -EINVAL;
         }
         a->first_kind = a->rungs[0].kind;   /* the decision's kind, unless the ladder starts higher */
+        a->status_seq = statusring_claim(a->uuid, a->pci);
         open_port(a);
         if (q->resume)
                 resume(a, q->resume);

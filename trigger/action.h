@@ -58,6 +58,16 @@ void action_domain_gone(struct pod *p, virDomainPtr dom);
 void action_pod_lost(struct pod *p);
 /* A (re)connected pod sees domain dom: take over the waiting actions of that domain (same netns). */
 void action_adopt(struct pod *p, virDomainPtr dom);
+/* What `relinkd status` shows of an action in flight (valid during the call only). */
+struct action_info {
+        const char *domain, *uuid, *pod, *pci, *alias, *mac, *record;
+        const char *kind;            /* the current rung's */
+        const char *phase;
+        unsigned rung, n_rungs;      /* 1-based */
+        int64_t elapsed_ms;          /* since the triggering event */
+};
+/* Read only: fn for each action in flight. */
+void actions_foreach(void (*fn)(const struct action_info *info, void *opaque), void *opaque);
 /* Shutdown: bring held links up, put back NICs the guest released, leave outstanding unplugs to
  * the next relinkd (their pending entry stays in the domain), free everything. */
 void actions_shutdown(void);

@@ -101,6 +101,7 @@ struct conn {
         int retry_timer;             /* > 0: pending, holds a reference */
         int close_timer;             /* > 0: pending, holds a reference */
         int close_reason;
+        int64_t t_state;             /* now_ms() when it was found, connected or lost (status) */
 };
 
 static struct conn *conns;
@@ -344,6 +345,7 @@ static void conn_teardown(struct conn *c) {
         if (!p)
                 return;
         __atomic_store_n(&c->pod, NULL, __ATOMIC_RELEASE);
+        c->t_state = now_ms();
         p->alive = false;
         action_pod_lost(p);
         deregister_detached(p, c->cb_lifecycle, c->cb_removed);
@@ -725,6 +727,7 @@ static void conn_attempt_finish(struct attempt *a) {
                 snprintf(nsdesc, sizeof(nsdesc), "peer_pid=%d", (int) a->pid);
         c->backoff_ms = 0;
         c->logged_failure = false;
+        c->t_state = now_ms();
         log_info("conn=%s connected pod=%s %s netns=%llu:%llu socket=%s uri=%s", c->label,
                  *c->pod_uid ? c->pod_uid : "-", nsdesc, (unsigned long long) p->ns_dev,
                  (unsigned long long) p->ns_ino, c->sock_path ? c->sock_path : "-", a->uri_used);
@@ -771,6 +774,7 @@ static struct conn *conn_add(enum conn_origin origin, const char *uri, const cha
         c->refs = 1;
         c->origin = origin;
         c->cb_lifecycle = c->cb_removed = -1;
+        c->t_state = now_ms();
         c->uri = uri ? strdup(uri) : NULL;
         c->netns_path = netns ? strdup(netns) : NULL;
         if (sock_path)
@@ -813,6 +817,18 @@ static const char *origin_str(enum conn_origin o) {
                 return "kubevirt";
         }
         return "?";
+}
+
+void conns_foreach(void (*fn)(const struct conn_info *info, void *opaque), void *opaque) {
+        for (struct conn *c = conns; c; c = c->next)
+                fn(&(struct conn_info) {
+                        .label = c->label, .pod_uid = c->pod_uid, .origin = origin_str(c->origin),
+                        .socket = c->sock_path,
+                        .state = c->pod ? "connected" : c->attempt ? "connecting" : c->retry_timer > 0 ? "backoff"
+                                                                                                   : "closed",
+                        .has_netns = c->pod != NULL, .ns_dev = c->pod ? c->pod->ns_dev : 0,
+                        .ns_ino = c->pod ? c->pod->ns_ino : 0, .since_ms = c->t_state,
+                }, opaque);
 }
 
 /* A socket found by a rescan: match it to a followed daemon by path, then by the socket file's identity

@@ -27,6 +27,8 @@
 #include "trigger/options.h"
 #include "trigger/reconcile.h"
 #include "trigger/statedir.h"
+#include "trigger/status.h"
+#include "trigger/statusctl.h"
 
 static volatile sig_atomic_t quit;
 static int wake_pipe[2] = { -1, -1 };
@@ -74,6 +76,8 @@ int main(int argc, char **argv) {
         char err[512];
         int r;
 
+        if (argc > 1 && streq(argv[1], "status"))
+                return statusctl_main(argc - 1, argv + 1);
         r = opts_parse(argc, argv, &o, err, sizeof(err));
         if (r < 0) {
                 fprintf(stderr, "relinkd: %s\nTry 'relinkd --help'.\n", err);
@@ -135,6 +139,16 @@ int main(int argc, char **argv) {
                 }
                 log_info("metrics: serving /metrics on %s (port %u)", o.metrics_listen, port);
         }
+        r = status_start(o.status_socket, err, sizeof(err));
+        if (r < 0 && o.status_socket_given) {
+                log_error("--status-socket %s: %s", o.status_socket, err);
+                return 1;
+        }
+        if (r < 0)
+                log_warn("status: not serving %s: %s; `relinkd status` cannot reach this relinkd", o.status_socket,
+                         err);
+        else
+                log_info("status: serving `relinkd status` on %s", o.status_socket);
         r = metrics_flush();
         if (r < 0)
                 log_warn("cannot write metrics file '%s': %s", o.metrics_file, strerror(-r));
@@ -160,6 +174,7 @@ int main(int argc, char **argv) {
         jobs_cancel_all();
         conns_stop();
         httpmetrics_stop();
+        status_stop();
         metrics_flush();
         log_info("stopped");
         log_close();

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 
 #include <libxml/uri.h>
 
@@ -25,6 +26,7 @@ enum {
         OPT_STATE_DIR = 0x100, OPT_CONNECT, OPT_NETNS, OPT_WATCH, OPT_HOLD, OPT_VERIFY, OPT_VERIFY_REATTACH,
         OPT_DETACH_TIMEOUT, OPT_PROBE_TIMEOUT, OPT_RESCAN, OPT_BACKOFF_MAX, OPT_METRICS, OPT_LOG_LEVEL, OPT_NO_ESCALATE,
         OPT_DRY_RUN, OPT_KUBEVIRT, OPT_KUBELET_ROOT, OPT_HELP, OPT_VERSION, OPT_METRICS_LISTEN,
+        OPT_STATUS_SOCKET,
 };
 
 static const struct option long_options[] = {
@@ -49,6 +51,7 @@ static const struct option long_options[] = {
         { "help",               no_argument,       NULL, OPT_HELP },
         { "version",            no_argument,       NULL, OPT_VERSION },
         { "metrics-listen",     required_argument, NULL, OPT_METRICS_LISTEN },
+        { "status-socket",      required_argument, NULL, OPT_STATUS_SOCKET },
         {}
 };
 
@@ -56,6 +59,8 @@ void opts_usage(FILE *f) {
         fprintf(f,
 "Usage: relinkd --state-dir DIR [--kubevirt [--kubelet-root DIR]] [--connect URI [--netns PATH]]...\n"
 "               [--watch GLOB]... [OPTION]...\n"
+"       relinkd status [--json] [--socket PATH]   (what the running relinkd follows and does; see\n"
+"                                                 relinkd status --help)\n"
 "\n"
 "Node daemon of relink. It follows the libvirt daemons of the node's VM pods and, when an incoming\n"
 "live migration completes on this node (lifecycle event RESUMED/MIGRATED; for post-copy, once the\n"
@@ -130,6 +135,10 @@ void opts_usage(FILE *f) {
 "  --metrics-listen ADDR:PORT\n"
 "                         Also serve the same metrics at http://ADDR:PORT/metrics (Prometheus scrape;\n"
 "                         numeric address, [v6]:PORT for IPv6), e.g. 0.0.0.0:9595 for a DaemonSet pod.\n"
+"  --status-socket PATH   Serve `relinkd status` on this UNIX socket (mode 0600; its directory is created\n"
+"                         0700 and must be root's and 0700). Root peers only (SO_PEERCRED). Default:\n"
+"                         " OPTS_DEFAULT_STATUS_SOCKET "; when the default cannot be served (e.g. another relinkd\n"
+"                         serves it) relinkd warns and runs without it, a PATH given here is a start-up failure.\n"
 "  --log-level LEVEL      debug, info (default), warn or error.\n"
 "  --no-escalate          Do not escalate an unverified flap to a re-attach; report it.\n"
 "  --observe              Observe only: every decision is made, probed (the served-MAC DHCP probe runs on\n"
@@ -189,6 +198,7 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 .backoff_max_ms = OPTS_DEFAULT_BACKOFF_MAX_MS,
                 .log_level = LOG_LEVEL_INFO,
                 .kubelet_root = OPTS_DEFAULT_KUBELET_ROOT,
+                .status_socket = OPTS_DEFAULT_STATUS_SOCKET,
         };
         bool kubelet_root_given = false;
         static const struct {
@@ -299,6 +309,15 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                         o.metrics_listen = optarg;
                         break;
                 }
+                case OPT_STATUS_SOCKET:
+                        if (*optarg != '/')
+                                return fail(err, err_size, "--status-socket '%s': expected an absolute path", optarg);
+                        if (strlen(optarg) >= sizeof(((struct sockaddr_un *) 0)->sun_path))
+                                return fail(err, err_size, "--status-socket '%s': longer than a UNIX socket address "
+                                            "(%zu bytes)", optarg, sizeof(((struct sockaddr_un *) 0)->sun_path) - 1);
+                        o.status_socket = optarg;
+                        o.status_socket_given = true;
+                        break;
                 case ':':
                         return fail(err, err_size, "option '%s' needs an argument", argv[optind - 1]);
                 case '?':

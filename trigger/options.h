@@ -34,6 +34,8 @@ struct opts {
         unsigned backoff_max_ms;     /* reconnect backoff ceiling */
         const char *metrics_file;
         const char *metrics_listen;  /* --metrics-listen ADDR:PORT, or NULL */
+        const char *status_socket;   /* --status-socket PATH (default OPTS_DEFAULT_STATUS_SOCKET) */
+        bool status_socket_given;    /* … given explicitly: failing to serve it is fatal */
         enum log_level log_level;
         bool no_escalate;            /* report instead of escalating flap → re-attach */
         bool dry_run;                /* --observe (--dry-run): decide and log, never touch a domain */
@@ -49,6 +51,8 @@ struct opts {
 #define OPTS_DEFAULT_RESCAN_MS       250
 #define OPTS_DEFAULT_KUBELET_ROOT    "/var/lib/kubelet"
 #define OPTS_DEFAULT_BACKOFF_MAX_MS  30000
+/* In its own 0700 directory: /run/relinkd itself stays readable (the examples' metrics file). */
+#define OPTS_DEFAULT_STATUS_SOCKET   "/run/relinkd/status/status.sock"
 
 /* The daemon's settings (set once by main). */
 extern const struct opts *relinkd_cfg;
