@@ -59,6 +59,7 @@
 #include "common/netns.h"
 #include "common/util.h"
 #include "trigger/action.h"
+#include "trigger/callgate.h"
 #include "trigger/conn.h"
 #include "trigger/launcher.h"
 #include "trigger/loop.h"
@@ -73,6 +74,7 @@
 #define CONNECT_DEADLINE_MS 5000     /* an attempt taking longer is logged and counted */
 #define STOP_ATTEMPTS_WAIT_MS 500    /* shutdown waits this long for running attempts, */
 #define STOP_CLOSE_WAIT_MS 700       /* and this much longer for connections being closed */
+#define CLOSE_REASON_CALL_DEADLINE (-1) /* not libvirt's: the call gate abandoned a call (on_call_stuck) */
 
 enum conn_origin {
         ORIGIN_CONNECT,              /* --connect: kept for the daemon's lifetime */
@@ -364,6 +366,8 @@ static const char *close_reason_str(int reason) {
                 return "keepalive timeout";
         case VIR_CONNECT_CLOSE_REASON_CLIENT:
                 return "client";
+        case CLOSE_REASON_CALL_DEADLINE:
+                return "a call got no answer within --call-timeout-ms";
         }
         return "unknown";
 }
@@ -402,6 +406,28 @@ static void on_close(virConnectPtr vc, int reason, void *opaque) {
         r = conn_timer_start(c, &c->close_timer, 0, conn_closed_later);
         if (r < 0)
                 log_error("conn=%s cannot schedule reconnect: %s", c->label, strerror(-r));
+}
+
+/* The call gate abandoned a call to vc's daemon (trigger/callgate.h): treat the connection as lost —
+ * its actions park, it is torn down (the abandoned call keeps its own reference) and reopened with
+ * the usual backoff, on a worker, so a daemon that stays stuck holds nothing up. Runs on the loop,
+ * inside the caller's libvirt step: only schedules. */
+static void on_call_stuck(const void *vc, unsigned waited_ms) {
+        relinkd_metrics.libvirt_call_timeouts++;
+        for (struct conn *c = conns; c; c = c->next) {
+                int r;
+
+                if (!conn_current(c, (virConnectPtr) vc))
+                        continue;
+                log_warn("conn=%s pod=%s the daemon did not answer a call within %u ms: connection considered lost",
+                         c->label, *c->pod_uid ? c->pod_uid : "-", waited_ms);
+                c->close_reason = CLOSE_REASON_CALL_DEADLINE;
+                r = conn_timer_start(c, &c->close_timer, 0, conn_closed_later);
+                if (r < 0)
+                        log_error("conn=%s cannot schedule reconnect: %s", c->label, strerror(-r));
+                return;
+        }
+        log_warn("a libvirt call got no answer within %u ms (connection already gone)", waited_ms);
 }
 
 static void conn_retry_fired(void *opaque) {
@@ -1033,6 +1059,7 @@ static void alias_dir_remove(void) {
 
 int conns_start(const struct opts *o) {
         cfg = o;
+        gate_set_stuck_handler(on_call_stuck);
         alias_dir_create();
         if (pipe2(attempt_pipe, O_CLOEXEC) < 0 || fcntl(attempt_pipe[0], F_SETFL, O_NONBLOCK) < 0)
                 return -errno;

@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "common/version.h"
 #include "trigger/action.h"
+#include "trigger/callgate.h"
 #include "trigger/conn.h"
 #include "trigger/httpmetrics.h"
 #include "trigger/loop.h"
@@ -120,6 +121,8 @@ int main(int argc, char **argv) {
                 return 1;
         }
         virSetErrorFunc(NULL, quiet_libvirt_errors);
+        gate_set_deadline(o.call_timeout_ms);
+        gate_set_abort(&quit);
         /* Before any connection: keepalive, close callbacks and events all need it. */
         if (virEventRegisterDefaultImpl() < 0) {
                 log_error("cannot register the libvirt event loop: %s", virt_error());
@@ -154,8 +157,8 @@ int main(int argc, char **argv) {
                 log_warn("cannot write metrics file '%s': %s", o.metrics_file, strerror(-r));
 
         log_info("started version=%s state_dir=%s kubevirt=%s connect=%zu watch=%zu hold_ms=%u verify_ms=%u reattach_verify_ms=%u "
-                 "detach_timeout_ms=%u%s%s", relink_version, o.state_dir, o.kubevirt ? o.kubelet_root : "no", o.n_connect, o.n_watch, o.hold_ms, o.verify_flap_ms,
-                 o.verify_reattach_ms, o.detach_timeout_ms, o.no_escalate ? " no_escalate" : "",
+                 "detach_timeout_ms=%u call_timeout_ms=%u%s%s", relink_version, o.state_dir, o.kubevirt ? o.kubelet_root : "no", o.n_connect, o.n_watch, o.hold_ms, o.verify_flap_ms,
+                 o.verify_reattach_ms, o.detach_timeout_ms, o.call_timeout_ms, o.no_escalate ? " no_escalate" : "",
                  o.dry_run ? " dry_run" : "");
         r = conns_start(&o);
         if (r < 0) {

@@ -161,6 +161,14 @@ int metrics_render(const struct metrics *m, char **ret) {
         put(&b, "# HELP relinkd_attach_fallbacks_total New NICs that could not be attached (the old one put back).\n"
                 "# TYPE relinkd_attach_fallbacks_total counter\nrelinkd_attach_fallbacks_total %llu\n",
             (unsigned long long) m->attach_fallbacks);
+        put(&b, "# HELP relinkd_libvirt_call_timeouts_total libvirt calls abandoned at --call-timeout-ms (a launcher's "
+                "daemon stuck; its connection is reopened).\n"
+                "# TYPE relinkd_libvirt_call_timeouts_total counter\nrelinkd_libvirt_call_timeouts_total %llu\n",
+            (unsigned long long) m->libvirt_call_timeouts);
+        put(&b, "# HELP relinkd_libvirt_calls_unanswered_total libvirt calls that got no answer: abandoned at the "
+                "deadline, or not sent while an earlier one to the same daemon was outstanding.\n"
+                "# TYPE relinkd_libvirt_calls_unanswered_total counter\nrelinkd_libvirt_calls_unanswered_total %llu\n",
+            (unsigned long long) m->libvirt_calls_unanswered);
         if (b.oom) {
                 free(b.s);
                 return -ENOMEM;

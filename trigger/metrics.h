@@ -33,6 +33,8 @@ struct metrics {
         uint64_t recovered_late;            /* actions reported FAILED that later ended verified */
         uint64_t unplug_reasks;             /* unplug requests repeated to a guest that had not released */
         uint64_t attach_fallbacks;          /* the new NIC could not be attached: the old one put back */
+        uint64_t libvirt_calls_unanswered;  /* libvirt calls past the call deadline, or refused meanwhile */
+        uint64_t libvirt_call_timeouts;     /* calls abandoned at the deadline (a launcher stuck) */
         struct histogram renewal;           /* migration event → verified renewal */
         struct histogram first_call;        /* migration event → first libvirt call */
 };

@@ -27,6 +27,7 @@ enum {
         OPT_DETACH_TIMEOUT, OPT_PROBE_TIMEOUT, OPT_RESCAN, OPT_BACKOFF_MAX, OPT_METRICS, OPT_LOG_LEVEL, OPT_NO_ESCALATE,
         OPT_DRY_RUN, OPT_KUBEVIRT, OPT_KUBELET_ROOT, OPT_HELP, OPT_VERSION, OPT_METRICS_LISTEN,
         OPT_STATUS_SOCKET,
+        OPT_CALL_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -52,6 +53,7 @@ static const struct option long_options[] = {
         { "version",            no_argument,       NULL, OPT_VERSION },
         { "metrics-listen",     required_argument, NULL, OPT_METRICS_LISTEN },
         { "status-socket",      required_argument, NULL, OPT_STATUS_SOCKET },
+        { "call-timeout-ms",    required_argument, NULL, OPT_CALL_TIMEOUT },
         {}
 };
 
@@ -125,6 +127,11 @@ void opts_usage(FILE *f) {
 "  --probe-timeout-ms N   Deadline of the served-MAC DHCP probe (a DHCPDISCOVER per candidate MAC on the\n"
 "                         pod's bridge); with no answer by then the fallback applies (keep the MAC).\n"
 "                         Default: %u (dnsmasq and KubeVirt's server answer in a few ms).\n"
+"  --call-timeout-ms N    Deadline of every libvirt call to a launcher's daemon. Calls run on threads of\n"
+"                         their own; past the deadline the call is abandoned, the daemon counted as stuck\n"
+"                         (relinkd_libvirt_call_timeouts_total), its connection reopened with backoff and\n"
+"                         its actions parked until then: a stopped or wedged launcher costs the other\n"
+"                         launchers' actions at most this once. Default: %u.\n"
 "  --rescan-ms N          --kubevirt/--watch rescan period. Default: %u.\n"
 "  --backoff-max-ms N     Ceiling of the reconnect backoff (starts at 250 ms, doubles). Default: %u.\n"
 "  --metrics-file PATH    Write Prometheus text-format metrics to PATH (atomically replaced on every\n"
@@ -158,7 +165,8 @@ void opts_usage(FILE *f) {
 "Example (a KubeVirt node: hostPID DaemonSet, kubelet pods dir mounted read-only):\n"
 "  relinkd --kubevirt --state-dir /run/cni/relink --metrics-file /var/lib/node-exporter/relinkd.prom\n",
                 OPTS_DEFAULT_HOLD_MS, OPTS_DEFAULT_VERIFY_FLAP_MS, OPTS_DEFAULT_VERIFY_REATTACH_MS,
-                OPTS_DEFAULT_DETACH_TIMEOUT_MS, PROBE_TIMEOUT_MS, OPTS_DEFAULT_RESCAN_MS, OPTS_DEFAULT_BACKOFF_MAX_MS);
+                OPTS_DEFAULT_DETACH_TIMEOUT_MS, PROBE_TIMEOUT_MS, OPTS_DEFAULT_CALL_TIMEOUT_MS, OPTS_DEFAULT_RESCAN_MS,
+                OPTS_DEFAULT_BACKOFF_MAX_MS);
 }
 
 static int fail(char *err, size_t err_size, const char *fmt, ...) {
@@ -170,6 +178,14 @@ static int fail(char *err, size_t err_size, const char *fmt, ...) {
                 va_end(ap);
         }
         return -EINVAL;
+}
+
+/* The long name of option value c (several names may share one value: the first). */
+static const char *opt_name(int c) {
+        for (const struct option *o = long_options; o->name; o++)
+                if (o->val == c)
+                        return o->name;
+        return "?";
 }
 
 static int parse_ms(const char *s, unsigned min, unsigned max, unsigned *ret) {
@@ -194,6 +210,7 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 .verify_reattach_ms = OPTS_DEFAULT_VERIFY_REATTACH_MS,
                 .detach_timeout_ms = OPTS_DEFAULT_DETACH_TIMEOUT_MS,
                 .probe_timeout_ms = PROBE_TIMEOUT_MS,
+                .call_timeout_ms = OPTS_DEFAULT_CALL_TIMEOUT_MS,
                 .rescan_ms = OPTS_DEFAULT_RESCAN_MS,
                 .backoff_max_ms = OPTS_DEFAULT_BACKOFF_MAX_MS,
                 .log_level = LOG_LEVEL_INFO,
@@ -211,6 +228,7 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 { OPT_VERIFY_REATTACH, offsetof(struct opts, verify_reattach_ms), 100, 600000 },
                 { OPT_DETACH_TIMEOUT,  offsetof(struct opts, detach_timeout_ms),  100, 600000 },
                 { OPT_PROBE_TIMEOUT,   offsetof(struct opts, probe_timeout_ms),   20,  10000 },
+                { OPT_CALL_TIMEOUT,    offsetof(struct opts, call_timeout_ms),    100, 600000 },
                 { OPT_RESCAN,          offsetof(struct opts, rescan_ms),          50,  3600000 },
                 { OPT_BACKOFF_MAX,     offsetof(struct opts, backoff_max_ms),     250, 3600000 },
         };
@@ -229,7 +247,7 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                         if (parse_ms(optarg, ms_opts[i].min, ms_opts[i].max,
                                      (unsigned *) ((char *) &o + ms_opts[i].off)) < 0)
                                 return fail(err, err_size, "--%s: expected milliseconds in %u..%u, got '%s'",
-                                            long_options[c - OPT_STATE_DIR].name, ms_opts[i].min,
+                                            opt_name(c), ms_opts[i].min,
                                             ms_opts[i].max, optarg);
                         done = true;
                 }

@@ -30,6 +30,7 @@ struct opts {
         unsigned verify_reattach_ms; /* … after a re-attach */
         unsigned detach_timeout_ms;  /* DEVICE_REMOVED wait */
         unsigned probe_timeout_ms;   /* served-MAC DHCP probe deadline */
+        unsigned call_timeout_ms;    /* every libvirt call (trigger/callgate.h) */
         unsigned rescan_ms;          /* --watch glob rescan */
         unsigned backoff_max_ms;     /* reconnect backoff ceiling */
         const char *metrics_file;
@@ -49,6 +50,7 @@ struct opts {
 #define OPTS_DEFAULT_VERIFY_REATTACH_MS 8000
 #define OPTS_DEFAULT_DETACH_TIMEOUT_MS 5000
 #define OPTS_DEFAULT_RESCAN_MS       250
+#define OPTS_DEFAULT_CALL_TIMEOUT_MS 5000
 #define OPTS_DEFAULT_KUBELET_ROOT    "/var/lib/kubelet"
 #define OPTS_DEFAULT_BACKOFF_MAX_MS  30000
 /* In its own 0700 directory: /run/relinkd itself stays readable (the examples' metrics file). */

@@ -786,13 +786,14 @@ struct reconcile_req {
 static void reconcile_run(void *opaque) {
         struct reconcile_req *q = opaque;
         virDomainPtr *doms = NULL;
-        int n;
+        size_t n = 0;
+        int r;
 
         if (q->pod->alive) {
-                n = virConnectListAllDomains(q->pod->vc, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-                if (n < 0)
-                        log_warn("conn=%s cannot list domains: %s", q->pod->label, virt_error());
-                for (int i = 0; i < n; i++) {
+                r = virtdom_list_active(q->pod->vc, &doms, &n);
+                if (r < 0)
+                        log_warn("conn=%s cannot list domains: %s", q->pod->label, virt_strerror(r));
+                for (size_t i = 0; i < n; i++) {
                         domain_schedule(q->pod, doms[i], TRIGGER_RECONCILE, now_ms());
                         virDomainFree(doms[i]);
                 }

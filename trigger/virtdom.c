@@ -2,13 +2,19 @@
 /* The domain seam: the libvirt implementation of struct virtdom_ops, and what is built on it
  * (live NICs, relink metadata get/put). */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libvirt/virterror.h>
 
+#include "common/log.h"
 #include "common/util.h"
+#include "trigger/callgate.h"
+#include "trigger/metrics.h"
 #include "trigger/virtdom.h"
 
 static virDomainPtr lv_ref(virDomainPtr dom) {
@@ -31,62 +37,289 @@ static const char *lv_name(virDomainPtr dom) {
         return n ? n : "?";
 }
 
+/* ---- libvirt RPCs: through the call gate (trigger/callgate.h), never longer than its deadline ---- */
+
+enum lv_op { LV_XML, LV_STATE, LV_META_GET, LV_META_SET, LV_UPDATE, LV_DETACH_ALIAS, LV_DETACH_XML, LV_ATTACH, LV_LIST };
+
+struct lvcall {
+        enum lv_op op;
+        virDomainPtr dom;            /* a reference of the call's own (NULL for LV_LIST) */
+        virConnectPtr vc;            /* LV_LIST: a reference of the call's own */
+        char *s1, *s2, *s3;          /* copies of the inputs */
+        bool config;
+        int r;                       /* the libvirt return */
+        char *out;                   /* XML results */
+        int state, reason;
+        virDomainPtr *doms;          /* LV_LIST */
+        int err_code;                /* virErrorNumber of a failure */
+        char err[512];
+};
+
+/* The last error of a gated call, on the caller's thread (libvirt keeps errors per thread, and the
+ * call ran on another). */
+static _Thread_local char gated_err[512];
+static _Thread_local bool gated_err_set;
+
+static void lv_run(void *arg) {
+        struct lvcall *c = arg;
+        unsigned flags = VIR_DOMAIN_AFFECT_LIVE;
+
+        switch (c->op) {
+        case LV_XML:
+                c->out = virDomainGetXMLDesc(c->dom, 0);
+                c->r = c->out ? 0 : -1;
+                break;
+        case LV_STATE:
+                c->r = virDomainGetState(c->dom, &c->state, &c->reason, 0);
+                break;
+        case LV_META_GET:
+                c->out = virDomainGetMetadata(c->dom, VIR_DOMAIN_METADATA_ELEMENT, c->s1, VIR_DOMAIN_AFFECT_LIVE);
+                c->r = c->out ? 0 : -1;
+                break;
+        case LV_META_SET:
+                if (c->config && virDomainIsPersistent(c->dom) == 1)
+                        flags |= VIR_DOMAIN_AFFECT_CONFIG;
+                c->r = virDomainSetMetadata(c->dom, VIR_DOMAIN_METADATA_ELEMENT, c->s3, c->s1, c->s2, flags);
+                break;
+        case LV_UPDATE:
+                c->r = virDomainUpdateDeviceFlags(c->dom, c->s1, VIR_DOMAIN_AFFECT_LIVE);
+                break;
+        case LV_DETACH_ALIAS:
+                /* DetachDeviceAlias only asks for the unplug and returns; DetachDeviceFlags would
+                 * block inside libvirtd's own wait for the guest (up to 5 s). */
+                c->r = virDomainDetachDeviceAlias(c->dom, c->s1, VIR_DOMAIN_AFFECT_LIVE);
+                break;
+        case LV_DETACH_XML:
+                c->r = virDomainDetachDeviceFlags(c->dom, c->s1, VIR_DOMAIN_AFFECT_LIVE);
+                break;
+        case LV_ATTACH:
+                c->r = virDomainAttachDeviceFlags(c->dom, c->s1, VIR_DOMAIN_AFFECT_LIVE);
+                break;
+        case LV_LIST:
+                c->r = virConnectListAllDomains(c->vc, &c->doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+                break;
+        }
+        if (c->r < 0) {
+                virErrorPtr e = virGetLastError();
+
+                c->err_code = e ? e->code : 0;
+                snprintf(c->err, sizeof(c->err), "%s", e && e->message ? e->message : "unknown libvirt error");
+                virResetLastError();
+        }
+}
+
+static void lv_free(void *arg) {
+        struct lvcall *c = arg;
+
+        if (!c)
+                return;
+        free(c->s1);
+        free(c->s2);
+        free(c->s3);
+        free(c->out);
+        if (c->doms) {
+                for (int i = 0; i < c->r; i++)
+                        virDomainFree(c->doms[i]);
+                free(c->doms);
+        }
+        if (c->dom)
+                virDomainFree(c->dom);
+        if (c->vc)
+                virConnectClose(c->vc);
+        free(c);
+}
+
+static void gated_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void gated_error(const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(gated_err, sizeof(gated_err), fmt, ap);
+        va_end(ap);
+        gated_err_set = true;
+}
+
+/* Run c through the gate. 0 with c's results (c->r < 0: libvirt failed, the error is recorded for
+ * last_error()), or -EIO when the call was not made or abandoned (c is gone then). */
+#define SLOW_CALL_MS 1000            /* calls taking longer are logged (what the deadline must cover) */
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int lv_gated(struct lvcall *c, const char *what) {
+        virConnectPtr key = c->vc ? c->vc : virDomainGetConnect(c->dom);
+        int r;
+
+        int64_t t0 = mono_ms();
+
+        gated_err_set = false;
+        r = gate_call(key, lv_run, c, lv_free);
+        if (mono_ms() - t0 >= SLOW_CALL_MS)
+                log_info("libvirt call %s took %lld ms (deadline %u ms)%s", what, (long long) (mono_ms() - t0),
+                         gate_deadline(), r == -ETIMEDOUT ? ": abandoned" : "");
+        if (r == 0) {
+                if (c->r < 0)
+                        gated_error("%s", c->err);
+                return 0;
+        }
+        relinkd_metrics.libvirt_calls_unanswered++;
+        if (r == -ETIMEDOUT)
+                gated_error("%s: the launcher's daemon did not answer within %u ms (call abandoned, connection "
+                            "considered lost)", what, gate_deadline());
+        else if (r == -EBUSY) {
+                gated_error("%s: not sent, an earlier call to this launcher's daemon is still unanswered", what);
+                lv_free(c);
+        } else {
+                gated_error("%s: cannot start the call: %s", what, strerror(-r));
+                lv_free(c);
+        }
+        return -EIO;
+}
+
+static struct lvcall *lv_new(enum lv_op op, virDomainPtr dom, const char *s1, const char *s2, const char *s3) {
+        struct lvcall *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return NULL;
+        c->op = op;
+        if (dom) {
+                virDomainRef(dom);
+                c->dom = dom;
+        }
+        if ((s1 && !(c->s1 = strdup(s1))) || (s2 && !(c->s2 = strdup(s2))) || (s3 && !(c->s3 = strdup(s3)))) {
+                lv_free(c);
+                return NULL;
+        }
+        return c;
+}
+
+/* An op returning only success or failure. */
+static int lv_simple(enum lv_op op, virDomainPtr dom, const char *s1, const char *what) {
+        struct lvcall *c = lv_new(op, dom, s1, NULL, NULL);
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        r = lv_gated(c, what);
+        if (r < 0)
+                return r;
+        r = c->r < 0 ? -EIO : 0;
+        lv_free(c);
+        return r;
+}
+
 static bool lv_conn_alive(virDomainPtr dom) {
         virConnectPtr vc = virDomainGetConnect(dom);
 
-        return vc && virConnectIsAlive(vc) == 1;
+        /* virConnectIsAlive is local (no RPC). A connection with an abandoned call counts as lost. */
+        return vc && virConnectIsAlive(vc) == 1 && !gate_stuck(vc);
 }
 
 static int lv_xml(virDomainPtr dom, char **ret) {
-        char *xml = virDomainGetXMLDesc(dom, 0);
+        struct lvcall *c = lv_new(LV_XML, dom, NULL, NULL, NULL);
+        int r;
 
-        if (!xml)
-                return -EIO;
-        *ret = xml;
-        return 0;
+        if (!c)
+                return -ENOMEM;
+        r = lv_gated(c, "virDomainGetXMLDesc");
+        if (r < 0)
+                return r;
+        r = c->r < 0 ? -EIO : 0;
+        *ret = c->out;
+        c->out = NULL;
+        lv_free(c);
+        return r;
 }
 
 static int lv_state(virDomainPtr dom, int *ret_state, int *ret_reason) {
-        return virDomainGetState(dom, ret_state, ret_reason, 0) < 0 ? -EIO : 0;
+        struct lvcall *c = lv_new(LV_STATE, dom, NULL, NULL, NULL);
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        r = lv_gated(c, "virDomainGetState");
+        if (r < 0)
+                return r;
+        r = c->r < 0 ? -EIO : 0;
+        *ret_state = c->state;
+        *ret_reason = c->reason;
+        lv_free(c);
+        return r;
 }
 
 static int lv_metadata_get(virDomainPtr dom, const char *uri, char **ret_xml) {
-        char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, uri, VIR_DOMAIN_AFFECT_LIVE);
+        struct lvcall *c = lv_new(LV_META_GET, dom, uri, NULL, NULL);
+        int r;
 
-        if (!xml) {
-                virErrorPtr e = virGetLastError();
-                if (e && e->code == VIR_ERR_NO_DOMAIN_METADATA) {
-                        virResetLastError();
-                        return -ENOENT;
-                }
-                return -EIO;
+        if (!c)
+                return -ENOMEM;
+        r = lv_gated(c, "virDomainGetMetadata");
+        if (r < 0)
+                return r;
+        if (c->r < 0)
+                r = c->err_code == VIR_ERR_NO_DOMAIN_METADATA ? -ENOENT : -EIO;
+        else {
+                *ret_xml = c->out;
+                c->out = NULL;
         }
-        *ret_xml = xml;
-        return 0;
+        lv_free(c);
+        return r;
 }
 
 static int lv_metadata_set(virDomainPtr dom, const char *key, const char *uri, const char *xml, bool config) {
-        unsigned flags = VIR_DOMAIN_AFFECT_LIVE;
+        struct lvcall *c = lv_new(LV_META_SET, dom, key, uri, xml);
+        int r;
 
-        if (config && virDomainIsPersistent(dom) == 1)
-                flags |= VIR_DOMAIN_AFFECT_CONFIG;
-        return virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, key, uri, flags) < 0 ? -EIO : 0;
+        if (!c)
+                return -ENOMEM;
+        c->config = config;
+        r = lv_gated(c, "virDomainSetMetadata");
+        if (r < 0)
+                return r;
+        r = c->r < 0 ? -EIO : 0;
+        lv_free(c);
+        return r;
 }
 
 static int lv_update_device(virDomainPtr dom, const char *iface_xml) {
-        return virDomainUpdateDeviceFlags(dom, iface_xml, VIR_DOMAIN_AFFECT_LIVE) < 0 ? -EIO : 0;
+        return lv_simple(LV_UPDATE, dom, iface_xml, "virDomainUpdateDeviceFlags");
 }
 
 static int lv_detach(virDomainPtr dom, const char *alias, const char *iface_xml) {
-        /* DetachDeviceAlias only asks for the unplug and returns; DetachDeviceFlags would block inside
-         * libvirtd's own wait for the guest (up to 5 s). */
         if (alias && *alias)
-                return virDomainDetachDeviceAlias(dom, alias, VIR_DOMAIN_AFFECT_LIVE) < 0 ? -EIO : 0;
-        return virDomainDetachDeviceFlags(dom, iface_xml, VIR_DOMAIN_AFFECT_LIVE) < 0 ? -EIO : 0;
+                return lv_simple(LV_DETACH_ALIAS, dom, alias, "virDomainDetachDeviceAlias");
+        return lv_simple(LV_DETACH_XML, dom, iface_xml, "virDomainDetachDeviceFlags");
 }
 
 static int lv_attach(virDomainPtr dom, const char *iface_xml) {
-        return virDomainAttachDeviceFlags(dom, iface_xml, VIR_DOMAIN_AFFECT_LIVE) < 0 ? -EIO : 0;
+        return lv_simple(LV_ATTACH, dom, iface_xml, "virDomainAttachDeviceFlags");
+}
+
+int virtdom_list_active(virConnectPtr vc, virDomainPtr **ret, size_t *ret_n) {
+        struct lvcall *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->op = LV_LIST;
+        virConnectRef(vc);
+        c->vc = vc;
+        r = lv_gated(c, "virConnectListAllDomains");
+        if (r < 0)
+                return r;
+        if (c->r < 0) {
+                lv_free(c);
+                return -EIO;
+        }
+        *ret = c->doms;
+        *ret_n = (size_t) c->r;
+        c->doms = NULL;
+        lv_free(c);
+        return 0;
 }
 
 static void lv_port_close(int fd) {
@@ -95,7 +328,11 @@ static void lv_port_close(int fd) {
 }
 
 static const char *lv_last_error(void) {
-        const char *m = virGetLastErrorMessage();
+        const char *m;
+
+        if (gated_err_set)
+                return gated_err;
+        m = virGetLastErrorMessage();
 
         return m ? m : "unknown libvirt error";
 }

@@ -7,6 +7,11 @@
  * (trigger/loop.h: timers, fds, clock) this is everything the action state machine touches, so a
  * test can run it end to end without libvirt, QEMU or a network namespace.
  *
+ * The libvirt implementation makes every RPC through the call gate (trigger/callgate.h): a call the
+ * launcher's daemon does not answer within --call-timeout-ms returns -EIO with last_error() saying so,
+ * and conn_alive() is false for that connection from then on (the connection is torn down and
+ * reopened; actions park until then).
+ *
  * Conventions: 0 or -errno; -EIO means libvirt failed and last_error() says why; -ENOENT from
  * metadata_get means the domain has no such element. Device calls act on the live domain only. */
 #pragma once
@@ -64,5 +69,8 @@ int virtdom_meta_get(virDomainPtr dom, struct meta_nic **ret, size_t *ret_n);
 int virtdom_meta_put(virDomainPtr dom, const struct meta_nic *nics, size_t n);
 /* Set (add or replace) the entry of one NIC. */
 int virtdom_meta_put_nic(virDomainPtr dom, const char *pci, const struct nic_identity *id);
+/* The active domains of a connection (virConnectListAllDomains through the call gate); the caller
+ * frees each (virDomainFree) and the array. */
+int virtdom_list_active(virConnectPtr vc, virDomainPtr **ret, size_t *ret_n);
 /* Domain state and reason (virDomainGetState). */
 int virtdom_state(virDomainPtr dom, int *ret_state, int *ret_reason);
