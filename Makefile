@@ -186,7 +186,8 @@ check: setup
 	$(Q)./tests/run-all.sh
 
 # Everything the suites run. The sanitize tier of tests/run-all.sh runs the unit tests, conformance
-# and an integration subset against the same set built with ASan+UBSan into build/asan (SAN_MAKE).
+# and an integration subset against the same set built with ASan+UBSan into build/asan (SAN_MAKE);
+# the e2e tier runs that relinkd in its cluster-in-a-box.
 test-bins: all $(UNIT_BIN) $(TOOL_BIN)
 SAN_MAKE = $(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=build/asan BIN=build/asan/bin
 
