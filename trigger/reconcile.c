@@ -553,8 +553,10 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                 relinkd_metrics.observed[d.kind]++;
                 log_info("domain=%s nic=%s record=%s observed%s: would %s mac_new=%s mac_alt=%s allow=%s; the "
                          "domain is not touched", name, nic->pci, recname, obs,
-                         d.kind == ACTION_NONE ? "do nothing" : action_to_string(d.kind), d.mac_new,
-                         *d.mac_alt ? d.mac_alt : "-", policy_to_string(rule.policy));
+                         d.kind == ACTION_NONE ? "do nothing"
+                         : d.kind == ACTION_FLAP && !(policy_allow(rule.policy) & ACTION_ALLOW_FLAP)
+                         ? "flap (as a same-MAC re-plug: the policy allows no flap)" : action_to_string(d.kind),
+                         d.mac_new, *d.mac_alt ? d.mac_alt : "-", policy_to_string(rule.policy));
                 return;
         }
         if (d.kind == ACTION_NONE)
@@ -563,11 +565,11 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                 .pod = j->pod, .dom = j->dom, .nic = nic, .rec = rec, .kind = d.kind,
                 .mac_new = d.mac_new, .mac_alt = d.mac_alt,
                 .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
-                .allow = policy_allow(rule.policy),
+                .allow = rule.policy == POLICY_ANY ? 0 : policy_allow(rule.policy),   /* 0: all */
         });
         if (r == -EPERM) {
-                /* policy_permits and the ladder disagree on a corner (e.g. no usable MAC for the rung
-                 * the policy leaves): the same final word */
+                /* a narrowing policy left the ladder empty (e.g. no usable MAC for the rungs it
+                 * allows): the same final word */
                 relinkd_metrics.policy_denied[d.kind]++;
                 policy_denied_log(name, nic, recname, &rule, &d, obs);
         } else if (r == -EBUSY)
