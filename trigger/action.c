@@ -116,8 +116,9 @@ struct act {
         char attach_err[256];        /* why the last attach failed */
         char final_why[256];         /* after the next attach: finish FAILED with this */
         enum plug plugged;
-        bool migrated, requested, absent, failed_reported, adopted;
+        bool migrated, requested, answered, absent, failed_reported, adopted;
         int64_t t_event, t_phase, t_asked;
+        int64_t t_verify_end;        /* the rung's window: until then a silent guest is waited for */
         unsigned reask_ms, reasks, attach_tries, replugs;
         int timer, poll_timer, reask_timer, check_timer, orphan_timer;
         int port_fd, port_watch;
@@ -410,28 +411,47 @@ static bool next_rung(struct act *a, const char *why) {
         return true;
 }
 
+static void verify_timeout(void *opaque);
+
+static unsigned verify_window(const struct act *a) {
+        return act_kind(a) == ACTION_FLAP ? relinkd_cfg->verify_flap_ms : relinkd_cfg->verify_reattach_ms;
+}
+
+/* The window follows what the guest and the server do (docs/relinkd.md, "Verification"):
+ *   silent guest        → the whole window (a re-plugged NIC takes the guest's stack a while);
+ *   guest asked         → the server has --answer-ms to answer that MAC at all;
+ *   server answered     → the whole window again, for the exchange to end in an ACK. */
+static void verify_rearm(struct act *a, int64_t at) {
+        int64_t now = now_ms();
+
+        timer_cancel(&a->timer);
+        arm(a, &a->timer, at > now ? (unsigned) (at - now) : 0, verify_timeout);
+}
+
 static void verify_timeout(void *opaque) {
         struct act *a = opaque;
-        unsigned window = act_kind(a) == ACTION_FLAP ? relinkd_cfg->verify_flap_ms : relinkd_cfg->verify_reattach_ms;
-        char why[160];
+        char why[200];
 
         a->timer = 0;
-        if (a->requested) {
+        if (a->requested && !a->answered) {
                 /* Asked and nobody answered: the NIC's MAC is not the one the target serves. */
                 snprintf(why, sizeof(why), "DHCP unanswered for MAC %s", a->mac_now);
                 if (a->n_unanswered < ARRAY_SIZE(a->unanswered) &&
                     (a->n_unanswered == 0 || !streq(a->unanswered[a->n_unanswered - 1], a->mac_now)))
                         memcpy(a->unanswered[a->n_unanswered++], a->mac_now, 18);
-        } else
-                snprintf(why, sizeof(why), "no DHCP from the guest within %u ms", window);
+        } else if (a->requested)
+                snprintf(why, sizeof(why), "the server answers MAC %s but acknowledged no lease on %s within %u ms",
+                         a->mac_now, rec_ipv4(&a->rec), verify_window(a));
+        else
+                snprintf(why, sizeof(why), "no DHCP from the guest within %u ms", verify_window(a));
         if (next_rung(a, why))
                 return;
         if (a->n_unanswered == 2)
                 snprintf(why, sizeof(why), "DHCP unanswered for MAC %s (and %s)", a->unanswered[0], a->unanswered[1]);
-        else if (a->n_unanswered == 1)
+        else if (a->n_unanswered == 1 && !(a->requested && a->answered))
                 snprintf(why, sizeof(why), "DHCP unanswered for MAC %s", a->unanswered[0]);
         if (a->plugged == PLUG_HAD) {
-                char w2[512];
+                char w2[640];
 
                 snprintf(w2, sizeof(w2), "the new NIC could not be attached (%s); the guest's own NIC is back: %s",
                          a->attach_err, why);
@@ -442,7 +462,7 @@ static void verify_timeout(void *opaque) {
 }
 
 static void start_verify(struct act *a) {
-        unsigned window = act_kind(a) == ACTION_FLAP ? relinkd_cfg->verify_flap_ms : relinkd_cfg->verify_reattach_ms;
+        unsigned window = verify_window(a);
         int r;
 
         if (a->port_fd < 0) {
@@ -450,15 +470,26 @@ static void start_verify(struct act *a) {
                 return;
         }
         port_drain(a);
-        a->requested = false;
+        a->requested = a->answered = false;
         a->phase = PH_VERIFY;
         a->t_phase = now_ms();
+        a->t_verify_end = a->t_phase + window;
         r = timer_after(window, verify_timeout, a);
         if (r < 0) {
                 finish(a, RESULT_ABORTED, "cannot add a timer");
                 return;
         }
         a->timer = r;
+}
+
+/* A frame of the server's to the guest's MAC: the MAC is served; the exchange gets the whole window. */
+static void server_answered(struct act *a, const char *what) {
+        if (a->answered)
+                return;
+        a->answered = true;
+        act_log(a, LOG_LEVEL_DEBUG, "dhcp-%s to guest: its MAC is served", what);
+        if (a->requested)
+                verify_rearm(a, a->t_verify_end);
 }
 
 static void on_port(int fd, void *opaque) {
@@ -476,11 +507,19 @@ static void on_port(int fd, void *opaque) {
                 case DHCP_REQUEST:
                         if (s.to_guest)
                                 break;
-                        if (!a->requested)
-                                act_log(a, LOG_LEVEL_INFO, "dhcp-%s from guest requested=%s",
-                                        s.msgtype == DHCP_DISCOVER ? "discover" : "request",
-                                        *s.requested ? s.requested : "-");
+                        if (a->requested)
+                                break;
+                        act_log(a, LOG_LEVEL_INFO, "dhcp-%s from guest requested=%s",
+                                s.msgtype == DHCP_DISCOVER ? "discover" : "request",
+                                *s.requested ? s.requested : "-");
                         a->requested = true;
+                        /* From now on the server has --answer-ms to show it serves this MAC. */
+                        if (!a->answered && now_ms() + relinkd_cfg->answer_ms < a->t_verify_end)
+                                verify_rearm(a, now_ms() + relinkd_cfg->answer_ms);
+                        break;
+                case DHCP_OFFER:
+                        if (s.to_guest)
+                                server_answered(a, "offer");
                         break;
                 case DHCP_ACK:
                         /* Only the server's: a frame the tap carried to the guest. */
@@ -489,6 +528,7 @@ static void on_port(int fd, void *opaque) {
                         if (!rec_has_ipv4(&a->rec, s.yiaddr)) {
                                 act_log(a, LOG_LEVEL_WARN, "dhcp-ack for %s, expected %s: still waiting", s.yiaddr,
                                         rec_ipv4(&a->rec));
+                                server_answered(a, "ack");
                                 break;
                         }
                         act_log(a, LOG_LEVEL_DEBUG, "dhcp-ack ip=%s", s.yiaddr);
@@ -496,8 +536,10 @@ static void on_port(int fd, void *opaque) {
                         finish(a, RESULT_VERIFIED, a->plugged == PLUG_HAD ? "fallback=had" : NULL);
                         return;
                 case DHCP_NAK:
-                        if (s.to_guest)
+                        if (s.to_guest) {
                                 act_log(a, LOG_LEVEL_INFO, "dhcp-nak to guest (it asked for its old lease)");
+                                server_answered(a, "nak");
+                        }
                         break;
                 default:
                         break;

@@ -27,7 +27,7 @@ enum {
         OPT_DETACH_TIMEOUT, OPT_PROBE_TIMEOUT, OPT_RESCAN, OPT_BACKOFF_MAX, OPT_METRICS, OPT_LOG_LEVEL, OPT_NO_ESCALATE,
         OPT_DRY_RUN, OPT_KUBEVIRT, OPT_KUBELET_ROOT, OPT_HELP, OPT_VERSION, OPT_METRICS_LISTEN,
         OPT_STATUS_SOCKET,
-        OPT_CALL_TIMEOUT,
+        OPT_CALL_TIMEOUT, OPT_ANSWER,
 };
 
 static const struct option long_options[] = {
@@ -54,6 +54,7 @@ static const struct option long_options[] = {
         { "metrics-listen",     required_argument, NULL, OPT_METRICS_LISTEN },
         { "status-socket",      required_argument, NULL, OPT_STATUS_SOCKET },
         { "call-timeout-ms",    required_argument, NULL, OPT_CALL_TIMEOUT },
+        { "answer-ms",          required_argument, NULL, OPT_ANSWER },
         {}
 };
 
@@ -120,8 +121,12 @@ void opts_usage(FILE *f) {
 "                         guest down for 6.5 s, those are handled by escalation to a re-attach.\n"
 "  --verify-ms N          After a flap, how long to wait for the guest's DHCP request/ack on the NIC\n"
 "                         before escalating to a re-attach. Default: %u.\n"
-"  --reattach-verify-ms N After a re-attach, how long to wait for the guest's DHCP before reporting\n"
-"                         FAILED. Default: %u (hot-plug + driver probe + DHCP; ifupdown takes ~4 s).\n"
+"  --reattach-verify-ms N After a re-plug, how long a silent guest is waited for (hot-plug, driver\n"
+"                         probe, the stack bringing the NIC up: real ifupdown guests sent their first\n"
+"                         DHCP 5-13 s after the attach). Default: %u.\n"
+"  --answer-ms N          Once the guest's DHCP is seen, how long the server has to answer its MAC at\n"
+"                         all (an offer, ack or nak); unanswered, the next step (the other MAC) follows\n"
+"                         at once. An answered exchange gets the whole window. Default: %u.\n"
 "  --detach-timeout-ms N  How long to wait for DEVICE_REMOVED after a detach; meanwhile the live XML is\n"
 "                         polled for the device being gone. Default: %u.\n"
 "  --probe-timeout-ms N   Deadline of the served-MAC DHCP probe (a DHCPDISCOVER per candidate MAC on the\n"
@@ -164,7 +169,7 @@ void opts_usage(FILE *f) {
 "\n"
 "Example (a KubeVirt node: hostPID DaemonSet, kubelet pods dir mounted read-only):\n"
 "  relinkd --kubevirt --state-dir /run/cni/relink --metrics-file /var/lib/node-exporter/relinkd.prom\n",
-                OPTS_DEFAULT_HOLD_MS, OPTS_DEFAULT_VERIFY_FLAP_MS, OPTS_DEFAULT_VERIFY_REATTACH_MS,
+                OPTS_DEFAULT_HOLD_MS, OPTS_DEFAULT_VERIFY_FLAP_MS, OPTS_DEFAULT_VERIFY_REATTACH_MS, OPTS_DEFAULT_ANSWER_MS,
                 OPTS_DEFAULT_DETACH_TIMEOUT_MS, PROBE_TIMEOUT_MS, OPTS_DEFAULT_CALL_TIMEOUT_MS, OPTS_DEFAULT_RESCAN_MS,
                 OPTS_DEFAULT_BACKOFF_MAX_MS);
 }
@@ -208,6 +213,7 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 .hold_ms = OPTS_DEFAULT_HOLD_MS,
                 .verify_flap_ms = OPTS_DEFAULT_VERIFY_FLAP_MS,
                 .verify_reattach_ms = OPTS_DEFAULT_VERIFY_REATTACH_MS,
+                .answer_ms = OPTS_DEFAULT_ANSWER_MS,
                 .detach_timeout_ms = OPTS_DEFAULT_DETACH_TIMEOUT_MS,
                 .probe_timeout_ms = PROBE_TIMEOUT_MS,
                 .call_timeout_ms = OPTS_DEFAULT_CALL_TIMEOUT_MS,
@@ -229,6 +235,7 @@ int opts_parse(int argc, char **argv, struct opts *ret, char *err, size_t err_si
                 { OPT_DETACH_TIMEOUT,  offsetof(struct opts, detach_timeout_ms),  100, 600000 },
                 { OPT_PROBE_TIMEOUT,   offsetof(struct opts, probe_timeout_ms),   20,  10000 },
                 { OPT_CALL_TIMEOUT,    offsetof(struct opts, call_timeout_ms),    100, 600000 },
+                { OPT_ANSWER,          offsetof(struct opts, answer_ms),          100, 600000 },
                 { OPT_RESCAN,          offsetof(struct opts, rescan_ms),          50,  3600000 },
                 { OPT_BACKOFF_MAX,     offsetof(struct opts, backoff_max_ms),     250, 3600000 },
         };

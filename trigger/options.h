@@ -28,6 +28,7 @@ struct opts {
         unsigned hold_ms;            /* link down → up */
         unsigned verify_flap_ms;     /* window for the guest's DHCP after a flap */
         unsigned verify_reattach_ms; /* … after a re-attach */
+        unsigned answer_ms;          /* the server's time to answer the guest's first DHCP packet */
         unsigned detach_timeout_ms;  /* DEVICE_REMOVED wait */
         unsigned probe_timeout_ms;   /* served-MAC DHCP probe deadline */
         unsigned call_timeout_ms;    /* every libvirt call (trigger/callgate.h) */
@@ -47,7 +48,8 @@ struct opts {
 #define OPTS_DEFAULT_STATE_DIR       "/run/cni/relink"
 #define OPTS_DEFAULT_HOLD_MS         1000
 #define OPTS_DEFAULT_VERIFY_FLAP_MS  3000
-#define OPTS_DEFAULT_VERIFY_REATTACH_MS 8000
+#define OPTS_DEFAULT_VERIFY_REATTACH_MS 20000
+#define OPTS_DEFAULT_ANSWER_MS       3000
 #define OPTS_DEFAULT_DETACH_TIMEOUT_MS 5000
 #define OPTS_DEFAULT_RESCAN_MS       250
 #define OPTS_DEFAULT_CALL_TIMEOUT_MS 5000

@@ -42,7 +42,8 @@ static int world_up(void **state) {
         fake_install();
         metrics_open(NULL);
         cfg = (struct opts) {
-                .hold_ms = 1000, .verify_flap_ms = 3000, .verify_reattach_ms = 8000, .detach_timeout_ms = 5000,
+                .hold_ms = 1000, .verify_flap_ms = 3000, .verify_reattach_ms = 8000, .answer_ms = 3000,
+                .detach_timeout_ms = 5000,
         };
         relinkd_cfg = &cfg;
         snprintf(logpath, sizeof(logpath), "/tmp/test_action.XXXXXX");
@@ -361,6 +362,73 @@ static void test_ack_not_to_guest_is_not_verified(void **state) {
         assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 0);
         assert_logged("reason=\"DHCP unanswered for MAC " NEW "\"");
         assert_rule(PCI, NEW, false);
+}
+
+/* Verification follows the guest (issue 8): a silent re-plugged guest is waited for the whole
+ * window (real ifupdown guests asked 5-13 s after the attach), ... */
+static void test_verify_silent_guest_gets_the_window(void **state) {
+        cfg.verify_reattach_ms = 20000;
+        dom.dhcp_ms = 12600;                        /* the slowest ifupdown guest measured */
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        fake_run(0);
+        assert_string_equal(dom.attached[0], NEW);
+        fake_run(12600 + 10);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_ESCALATED), 0);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 0);
+        assert_int_equal(dom.n_attached, 1);
+}
+
+/* ... but once it asked, the server has --answer-ms to show it serves the MAC at all: a MAC nobody
+ * serves is left after 3 s, not after the whole window. */
+static void test_verify_unanswered_after_answer_ms(void **state) {
+        cfg.verify_reattach_ms = 20000;
+        snprintf(dom.served_mac[0], 18, OLD);       /* the target serves the MAC the VM had */
+        start(ACTION_REATTACH, NEW, NULL);          /* DEVICE_REMOVED at 300, DHCP 500 after the plug */
+        fake_run(300);
+        fake_run(0);
+        fake_run(500 + 2990);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_ESCALATED), 0);
+        fake_run(20);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_ESCALATED), 1);
+        assert_logged("escalate from=reattach to=reattach mac=" OLD " reason=\"DHCP unanswered for MAC " NEW "\"");
+        fake_run(300 + 600);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, OLD, false);
+}
+
+/* ... and an exchange the server answers (a NAK for the old lease, an OFFER) gets the whole window:
+ * the MAC is served, the guest is on its way. No MAC is called unanswered for it. */
+static void test_verify_answered_exchange_gets_the_window(void **state) {
+        dom.dhcp_ms = -1;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        fake_run(0);
+        fake_port_frame("tap0", DHCP_REQUEST, NEW, NULL, false);   /* INIT-REBOOT for the old address */
+        fake_run(100);
+        fake_port_frame("tap0", DHCP_NAK, NEW, NULL, true);
+        fake_run(5000);                                             /* past --answer-ms */
+        assert_int_equal(result(ACTION_REATTACH, RESULT_ESCALATED), 0);
+        fake_port_frame("tap0", DHCP_DISCOVER, NEW, NULL, false);
+        fake_port_frame("tap0", DHCP_ACK, NEW, IP, true);
+        fake_run(0);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+}
+
+/* An answered exchange that never ends in the record's lease: the window's end says so, without
+ * blaming the MAC. */
+static void test_verify_answered_but_no_ack(void **state) {
+        dom.dhcp_ms = -1;
+        cfg.no_escalate = true;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        fake_run(0);
+        fake_port_frame("tap0", DHCP_DISCOVER, NEW, NULL, false);
+        fake_port_frame("tap0", DHCP_OFFER, NEW, IP, true);
+        fake_run(8000);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 0);
+        assert_logged("reason=\"the server answers MAC " NEW " but acknowledged no lease on " IP " within 8000 ms\"");
 }
 
 static void test_port_burst_is_capped(void **state) {
@@ -944,6 +1012,10 @@ int main(void) {
                 T(test_reattach_unanswered_then_alt),
                 T(test_reattach_nothing_answers),
                 T(test_ack_not_to_guest_is_not_verified),
+                T(test_verify_silent_guest_gets_the_window),
+                T(test_verify_unanswered_after_answer_ms),
+                T(test_verify_answered_exchange_gets_the_window),
+                T(test_verify_answered_but_no_ack),
                 T(test_port_burst_is_capped),
                 T(test_ack_for_other_address_waits),
                 T(test_removed_after_every_deadline),
