@@ -130,6 +130,19 @@ ip_network() { int2ip $(($(ip2int "$1") & $(ip2int "$(prefix2mask "$2")"))); }
 # kills exactly it, never anything else.
 rl_track() { echo "$1 $2" >>"$RUN/pids"; }
 rl_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+rl_gone() { ! rl_alive "${1:-}"; }
+# rl_spawn NAME PIDFILE OUT CMD... — start CMD in a session of its own (setsid: rl_kill signals its whole
+# group), stdin from /dev/null, stdout+stderr appended to OUT; its PID goes to PIDFILE and to $RUN/pids
+# (as NAME) and into RL_SPAWNED. The shell forgets the job (cleanup stops it by PID).
+rl_spawn() {
+	local name=$1 pidfile=$2 out=$3
+	shift 3
+	setsid "$@" </dev/null >>"$out" 2>&1 &
+	RL_SPAWNED=$!
+	echo "$RL_SPAWNED" >"$pidfile"
+	rl_track "$RL_SPAWNED" "$name"
+	disown "$RL_SPAWNED"
+}
 # rl_ours PID — its command line mentions this run, or it lives in one of this run's netns
 # (QEMU gets its files as fds from libvirtd, so its command line names nothing of ours).
 rl_ours() {
@@ -163,8 +176,8 @@ rl_stop() {
 	local pid=$1
 	rl_alive "$pid" || return 0
 	rl_kill "$pid" TERM
-	rl_wait 5 eval "! kill -0 $pid 2>/dev/null" || rl_kill "$pid" KILL
-	rl_wait 2 eval "! kill -0 $pid 2>/dev/null" || true
+	rl_wait 5 rl_gone "$pid" || rl_kill "$pid" KILL
+	rl_wait 2 rl_gone "$pid" || true
 }
 
 # ---------------------------------------------------------------- cluster
@@ -545,11 +558,9 @@ no-resolv
 no-hosts
 log-dhcp
 EOF
-	setsid ip netns exec "$pns" dnsmasq --keep-in-foreground --conf-file="$conf" --log-facility=- \
-		</dev/null >"$d/dnsmasq-$ifname.log" 2>&1 &
-	echo $! >"$d/dnsmasq-$ifname.pidt"
-	rl_track $! "dnsmasq $pod $ifname"
-	disown $!
+	: >"$d/dnsmasq-$ifname.log"
+	rl_spawn "dnsmasq $pod $ifname" "$d/dnsmasq-$ifname.pidt" "$d/dnsmasq-$ifname.log" \
+		ip netns exec "$pns" dnsmasq --keep-in-foreground --conf-file="$conf" --log-facility=-
 	rl_wait 10 test -s "$d/dnsmasq-$ifname.pid" || { rl_err "dnsmasq for $pod/$ifname did not start: $(cat "$d/dnsmasq-$ifname.log")"; return 1; }
 }
 
@@ -647,29 +658,24 @@ namespaces = [ ]
 EOF
 		cp -p "$RL_CAPS_CACHE"/*.xml "$caps"/ 2>/dev/null
 		chown -R "$RL_QEMU_USER:" "$x"
-		setsid ip netns exec "$pns" sh -c '
+		rl_spawn "libvirtd $pod" "$d/libvirtd.pidt" "$d/libvirtd.log" ip netns exec "$pns" sh -c '
 			mount --bind "$1" /run/libvirt &&
 			mount --bind "$4" /dev/net/tun &&
 			exec setpriv --reuid="$2" --regid="$2" --clear-groups env -i HOME="$3/home" \
 				XDG_RUNTIME_DIR=/var/run XDG_CONFIG_HOME="$3/config" XDG_CACHE_HOME="$3/cache" \
-				PATH=/usr/sbin:/usr/bin libvirtd' sh "$ed" "$RL_QEMU_USER" "$x" "$RUN/tun" \
-			</dev/null >>"$d/libvirtd.log" 2>&1 &
+				PATH=/usr/sbin:/usr/bin libvirtd' sh "$ed" "$RL_QEMU_USER" "$x" "$RUN/tun"
 	else
 		lv=$d/lv
 		mkdir -p "$lv/etc" "$lv/lib" "$lv/log"
 		libvirt_system_conf "$lv/etc" /run/libvirt "$uuid" "$RL_ID $pod"
-		setsid ip netns exec "$pns" sh -c '
+		rl_spawn "libvirtd $pod" "$d/libvirtd.pidt" "$d/libvirtd.log" ip netns exec "$pns" sh -c '
 			mount --bind "$1/etc" /etc/libvirt &&
 			mount --bind "$2" /run/libvirt &&
 			mount --bind "$1/lib" /var/lib/libvirt &&
 			mount --bind "$1/log" /var/log/libvirt &&
-			exec libvirtd -f /etc/libvirt/libvirtd.conf -p "$3"' sh "$lv" "$ed" "$d/libvirtd.pid" \
-			</dev/null >>"$d/libvirtd.log" 2>&1 &
+			exec libvirtd -f /etc/libvirt/libvirtd.conf -p "$3"' sh "$lv" "$ed" "$d/libvirtd.pid"
 	fi
-	echo $! >"$d/libvirtd.pidt"
-	rl_track $! "libvirtd $pod"
-	disown $!
-	if ! rl_wait 60 eval 'virsh -q -c "$(pod_uri "$pod" | sed s/virtqemud-sock/libvirt-sock/)" version >/dev/null 2>&1'; then
+	if ! rl_wait 60 libvirtd_answers "$pod"; then
 		rl_err "libvirtd for $pod did not come up: $(tail -5 "$d/libvirtd.log")"
 		return 1
 	fi
@@ -682,13 +688,15 @@ EOF
 }
 
 libvirtd_pid() { cat "$(pod_dir "$1")/libvirtd.pidt" 2>/dev/null; }
+# libvirtd_answers POD — the daemon answers on its own socket name (before the KubeVirt name exists).
+libvirtd_answers() { virsh -q -c "$(pod_uri "$1" | sed s/virtqemud-sock/libvirt-sock/)" version >/dev/null 2>&1; }
 
 # libvirtd_stop POD [SIGNAL] — stop the pod's libvirtd (domains keep running: QEMU is daemonized).
 libvirtd_stop() {
 	local pid
 	pid=$(libvirtd_pid "$1")
 	[ -n "$pid" ] || return 0
-	if [ "${2:-TERM}" = TERM ]; then rl_stop "$pid"; else rl_kill "$pid" "$2"; rl_wait 5 eval "! kill -0 $pid 2>/dev/null"; fi
+	if [ "${2:-TERM}" = TERM ]; then rl_stop "$pid"; else rl_kill "$pid" "$2"; rl_wait 5 rl_gone "$pid"; fi
 	rl_stop "$(cat "$(pod_dir "$1")/events.pidt" 2>/dev/null)"
 }
 
@@ -700,14 +708,12 @@ libvirtd_restart() {
 events_start() {
 	local pod=$1 d
 	d=$(pod_dir "$pod")
-	setsid bash -c 'virsh -q -c "$1" event --all --loop 2>/dev/null |
-		while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "$l"; done' sh "$(pod_uri "$pod")" \
-		</dev/null >>"$d/events.log" 2>&1 &
-	echo $! >"$d/events.pidt"
-	rl_track $! "events $pod"
-	disown $!
+	rl_spawn "events $pod" "$d/events.pidt" "$d/events.log" bash -c 'virsh -q -c "$1" event --all --loop 2>/dev/null |
+		while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "$l"; done' sh "$(pod_uri "$pod")"
 }
 
+# pod_event_seen POD REGEX — a libvirt event line matches.
+pod_event_seen() { grep -E -- "$2" "$(pod_dir "$1")/events.log" >/dev/null 2>&1; }
 # pod_event_us POD REGEX — host time (µs) of the first matching libvirt event line, empty if none.
 pod_event_us() {
 	grep -E -- "$2" "$(pod_dir "$1")/events.log" 2>/dev/null | head -1 | cut -d' ' -f1
@@ -794,12 +800,8 @@ vm_track_qemu() {
 # console_ts_start VMI — copy the console with a host timestamp (µs) per line into console.ts.
 console_ts_start() {
 	local v=$RUN/vms/$1
-	setsid bash -c 'tail -n +1 -F "$1" 2>/dev/null | while IFS= read -r l; do
-		printf "%s %s\n" "${EPOCHREALTIME/./}" "${l%$'"'\r'"'}"; done' sh "$v/console.log" \
-		</dev/null >>"$v/console.ts" 2>&1 &
-	echo $! >"$v/console.pidt"
-	rl_track $! "console $1"
-	disown $!
+	rl_spawn "console $1" "$v/console.pidt" "$v/console.ts" bash -c 'tail -n +1 -F "$1" 2>/dev/null |
+		while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "${l%$'"'\r'"'}"; done' sh "$v/console.log"
 }
 
 # vm_log_mark VMI — number of console lines so far (use as FROM in vm_wait_log / vm_log_since).
@@ -822,15 +824,18 @@ vm_log_since() {
 # vm_wait_log VMI FROM ERE TIMEOUT_S — wait for a RELINK console line matching ERE after line FROM;
 # prints it. 1 on timeout.
 vm_wait_log() {
-	local vmi=$1 from=$2 re=$3 t=$4
-	rl_wait "$t" eval 'vm_log_since "$vmi" "$from" | grep -E -- "$re" >/dev/null' || return 1
-	vm_log_since "$vmi" "$from" | grep -E -- "$re" | head -1
+	rl_wait "$4" vm_log_has "$1" "$2" "$3" || return 1
+	vm_log_since "$1" "$2" | grep -E -- "$3" | head -1
 }
+# vm_log_has VMI FROM ERE — a RELINK console line after line FROM matches.
+vm_log_has() { vm_log_since "$1" "$2" | grep -E -- "$3" >/dev/null; }   # not -q: pipefail-safe
 
 # vm_lease_ip VMI [DEV] — the address of the guest's latest lease on DEV (default eth0), CIDR form.
 vm_lease_ip() {
 	vm_log_since "$1" 0 | grep -E " lease dev=${2:-eth0} " | tail -1 | sed -n 's/.* ip=\([^ ]*\).*/\1/p'
 }
+# vm_lease_is VMI DEV CIDR — the guest's latest lease on DEV is CIDR.
+vm_lease_is() { [ "$(vm_lease_ip "$1" "$2")" = "$3" ]; }
 
 # vm_console_us VMI FROM ERE — host time (µs) the first matching console line (after line FROM) appeared.
 vm_console_us() {
@@ -955,7 +960,7 @@ migrate_run() {
 	export MIG_MS MIG_POD
 	echo "$tgt" >"$RUN/vms/$vmi/pod"
 	vm_track_qemu "$vmi"
-	rl_wait 5 eval '[ -n "$(pod_event_us "$tgt" "Resumed Migrated")" ]' || true
+	rl_wait 5 pod_event_seen "$tgt" "Resumed Migrated" || true
 	MIG_RESUMED_US=$(pod_event_us "$tgt" "Resumed Migrated")
 	export MIG_RESUMED_US
 	rl_say "migrated in ${MIG_MS} ms; tearing down source pod $src"
@@ -998,13 +1003,9 @@ relinkd_start() {
 	shift
 	dir=$RUN/n$n
 	find=(--kubevirt --kubelet-root "$dir/kubelet")
-	setsid ip netns exec "$(node_ns "$n")" "$RL_RELINKD" --state-dir "$dir/state" "${find[@]}" \
-		--metrics-file "$dir/relinkd.prom" --log-level debug "$@" \
-		</dev/null >>"$dir/relinkd.log" 2>&1 &
-	echo $! >"$dir/relinkd.pidt"
-	rl_track $! "relinkd $n"
-	disown $!
-	rl_say "relinkd on node $n (pid $!, ${find[*]}), log $dir/relinkd.log"
+	rl_spawn "relinkd $n" "$dir/relinkd.pidt" "$dir/relinkd.log" ip netns exec "$(node_ns "$n")" "$RL_RELINKD" \
+		--state-dir "$dir/state" "${find[@]}" --metrics-file "$dir/relinkd.prom" --log-level debug "$@"
+	rl_say "relinkd on node $n (pid $RL_SPAWNED, ${find[*]}), log $dir/relinkd.log"
 }
 
 # relinkd_stop NODE [SIGNAL] — TERM (clean, waits) or e.g. KILL.
@@ -1015,7 +1016,7 @@ relinkd_stop() {
 		rl_stop "$pid"
 	else
 		rl_kill "$pid" "$2"
-		rl_wait 5 eval "! kill -0 $pid 2>/dev/null"
+		rl_wait 5 rl_gone "$pid"
 	fi
 }
 
@@ -1023,10 +1024,11 @@ relinkd_log() { cat "$RUN/n$1/relinkd.log" 2>/dev/null; }
 
 # relinkd_wait NODE ERE TIMEOUT_S [FROM_LINE] — wait for a relinkd log line; prints it.
 relinkd_wait() {
-	local n=$1 re=$2 t=$3 from=${4:-0}
-	rl_wait "$t" eval 'tail -n +$((from + 1)) "$RUN/n$n/relinkd.log" 2>/dev/null | grep -E -- "$re" >/dev/null' || return 1
-	tail -n +$((from + 1)) "$RUN/n$n/relinkd.log" | grep -E -- "$re" | head -1
+	rl_wait "$3" relinkd_log_has "$1" "$2" "${4:-0}" || return 1
+	tail -n +$((${4:-0} + 1)) "$RUN/n$1/relinkd.log" | grep -E -- "$2" | head -1
 }
+# relinkd_log_has NODE ERE [FROM_LINE] — a relinkd log line after FROM_LINE matches.
+relinkd_log_has() { tail -n +$((${3:-0} + 1)) "$RUN/n$1/relinkd.log" 2>/dev/null | grep -E -- "$2" >/dev/null; }
 relinkd_mark() { local n; n=$(grep -c '' "$RUN/n$1/relinkd.log" 2>/dev/null); echo "${n:-0}"; }
 
 # ---------------------------------------------------------------- cleanup

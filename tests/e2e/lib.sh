@@ -135,7 +135,7 @@ migrate_killing() {
 	RMARK=$(relinkd_mark "$node")
 	migrate_prepare "$vmi" "$node" || return 1
 	(
-		rl_wait 30 eval 'rlines "$vmi" "$node" | grep -qE "$re"' && relinkd_stop "$node" KILL
+		rl_wait 30 rlines_has "$vmi" "$node" "$re" && relinkd_stop "$node" KILL
 	) &
 	killer=$!
 	migrate_run "$vmi" || { kill "$killer" 2>/dev/null; wait "$killer"; return 1; }
@@ -149,6 +149,7 @@ conn_label() { pod_uid "$1"; }
 # Console lines of VMI after MARK; relinkd lines of NODE about VMI's domain after RMARK.
 since() { vm_log_since "$1" "$MARK"; }
 rlines() { tail -n +$((RMARK + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -F "domain=$(vm_domain "$1") "; }
+rlines_has() { rlines "$1" "$2" | grep -E -- "$3" >/dev/null; }
 # first_ping_ms VMI — ms from the target's RESUMED_MIGRATED event to the first ping reply (host clocks).
 first_ping_ms() {
 	local us
@@ -194,6 +195,8 @@ verdicts() {
 			END { for (r in st) print r, st[r] }' | sort
 }
 relinkd_running() { rl_alive "$(cat "$RUN/n$1/relinkd.pidt" 2>/dev/null)"; }
+# verdicts_settled VMI NODE RMARK — no action of VMI's is pending any more (or relinkd does not run).
+verdicts_settled() { ! relinkd_running "$2" || ! verdicts "$1" "$2" "$3" | grep " pending$" >/dev/null; }
 
 # e2e_invariants — check every queued migration:
 #  1. the domain (in the pod it migrated to) has as many NICs as before the migration;
@@ -218,7 +221,7 @@ e2e_invariants() {
 			continue
 		fi
 		# Let relinkd finish what it started (bounded), unless it does not run.
-		rl_wait 90 eval '! relinkd_running "$node" || ! verdicts "$vmi" "$node" "$rmark" | grep -q " pending$"'
+		rl_wait 90 verdicts_settled "$vmi" "$node" "$rmark"
 		v=$(verdicts "$vmi" "$node" "$rmark")
 		# every <interface>, whatever its type; a failing virsh is not "0 NICs"
 		if n=$(pod_virsh "$pod" domiflist "$dom" 2>&1); then
@@ -242,7 +245,7 @@ e2e_invariants() {
 			want=$(pod_addr "$pod" "$ifname")
 			case $st in
 			verified)
-				rl_wait 5 eval '[ "$(vm_lease_ip "$vmi" "$dev")" = "$want" ]'
+				rl_wait 5 vm_lease_is "$vmi" "$dev" "$want"
 				check_eq "invariant: $vmi $dev: relinkd verified $rec, the guest's lease is the target pod's address" \
 					"$(vm_lease_ip "$vmi" "$dev")" "$want"
 				;;

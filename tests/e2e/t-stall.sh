@@ -22,6 +22,7 @@ e2e_world
 relinkd_start 2 --call-timeout-ms "$DEADLINE"
 
 STOPPED=""
+proc_stopped() { [ "$(ps -o stat= -p "$1" | cut -c1)" = T ]; }
 cont_stopped() { [ -z "$STOPPED" ] || kill -CONT "$STOPPED" 2>/dev/null; STOPPED=""; }
 trap 'cont_stopped; e2e_finish' EXIT
 
@@ -66,7 +67,7 @@ check_eq "both live migrations succeeded" "$mig_failed" 0
 for vmi in stuck healthy; do
 	[ "$(vm_pod "$vmi")" = "${TGT[$vmi]}" ] && E2E_PENDING+=("$vmi ${TGT[$vmi]} ${NICS[$vmi]} $RMARK")
 done
-check "stuck: its daemon is stopped" eval '[ "$(ps -o stat= -p "$LV_S" | cut -c1)" = T ]'
+check "stuck: its daemon is stopped" proc_stopped "$LV_S"
 line=$(relinkd_wait 2 "domain=$(vm_domain healthy) .* verified kind=" 30 "$RMARK") || true
 check_re "healthy: relinkd verified its flap while stuck's daemon was stopped" "$line" ' verified kind=flap'
 ms=$(sed -n 's/.* renewal_ms=\([0-9]*\).*/\1/p' <<<"$line")
@@ -86,7 +87,7 @@ line=$(relinkd_wait 2 "domain=$DOM_S .* (verified|FAILED) kind=" 90 "$RMARK") ||
 check_re "stuck: relinkd verified it after the daemon came back" "$line" ' verified kind='
 echo "# stuck: SIGCONT → verified $(($(rl_ms) - t_cont)) ms (upper bound: polled)"
 want=$(pod_addr "${TGT[stuck]}" eth0)
-rl_wait 10 eval '[ "$(vm_lease_ip stuck eth0)" = "$want" ]'
+rl_wait 10 vm_lease_is stuck eth0 "$want"
 check_eq "stuck: guest configured the target pod's address" "$(vm_lease_ip stuck eth0)" "$want"
 check_eq "stuck: link up" "$(pod_virsh "${TGT[stuck]}" domif-getlink "$DOM_S" "$(vm_nic_mac stuck eth0)" 2>/dev/null |
 	awk '{print $NF}')" up
@@ -103,7 +104,7 @@ sleep $(((DEADLINE + 999) / 1000))
 pid=$(cat "$RUN/n2/relinkd.pidt")
 t0=$(rl_ms)
 kill -TERM "$pid"
-rl_wait 5 eval "! kill -0 $pid 2>/dev/null"
+rl_wait 5 rl_gone "$pid"
 took=$(($(rl_ms) - t0))
 check_lt "relinkd exits within 2 s of SIGTERM with a daemon stopped (ms)" "$took" 2000
 check_re "relinkd said it stopped" "$(tail -3 "$RUN/n2/relinkd.log")" 'stopped'
