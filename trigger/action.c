@@ -116,7 +116,7 @@ struct act {
         char attach_err[256];        /* why the last attach failed */
         char final_why[256];         /* after the next attach: finish FAILED with this */
         enum plug plugged;
-        bool migrated, requested, answered, absent, failed_reported, adopted;
+        bool migrated, requested, answered, answer_clock, absent, failed_reported, adopted;
         int64_t t_event, t_phase, t_asked;
         int64_t t_verify_end;        /* the rung's window: until then a silent guest is waited for */
         unsigned reask_ms, reasks, attach_tries, replugs;
@@ -419,7 +419,8 @@ static unsigned verify_window(const struct act *a) {
 
 /* The window follows what the guest and the server do (docs/relinkd.md, "Verification"):
  *   silent guest        → the whole window (a re-plugged NIC takes the guest's stack a while);
- *   guest asked         → the server has --answer-ms to answer that MAC at all;
+ *   guest DISCOVERed    → the server has --answer-ms to answer that MAC at all (a REQUEST for a
+ *                         remembered lease does not start this clock: a server may ignore it);
  *   server answered     → the whole window again, for the exchange to end in an ACK. */
 static void verify_rearm(struct act *a, int64_t at) {
         int64_t now = now_ms();
@@ -470,7 +471,7 @@ static void start_verify(struct act *a) {
                 return;
         }
         port_drain(a);
-        a->requested = a->answered = false;
+        a->requested = a->answered = a->answer_clock = false;
         a->phase = PH_VERIFY;
         a->t_phase = now_ms();
         a->t_verify_end = a->t_phase + window;
@@ -488,7 +489,7 @@ static void server_answered(struct act *a, const char *what) {
                 return;
         a->answered = true;
         act_log(a, LOG_LEVEL_DEBUG, "dhcp-%s to guest: its MAC is served", what);
-        if (a->requested)
+        if (a->answer_clock)
                 verify_rearm(a, a->t_verify_end);
 }
 
@@ -507,15 +508,21 @@ static void on_port(int fd, void *opaque) {
                 case DHCP_REQUEST:
                         if (s.to_guest)
                                 break;
-                        if (a->requested)
-                                break;
-                        act_log(a, LOG_LEVEL_INFO, "dhcp-%s from guest requested=%s",
-                                s.msgtype == DHCP_DISCOVER ? "discover" : "request",
-                                *s.requested ? s.requested : "-");
+                        if (!a->requested)
+                                act_log(a, LOG_LEVEL_INFO, "dhcp-%s from guest requested=%s",
+                                        s.msgtype == DHCP_DISCOVER ? "discover" : "request",
+                                        *s.requested ? s.requested : "-");
                         a->requested = true;
-                        /* From now on the server has --answer-ms to show it serves this MAC. */
-                        if (!a->answered && now_ms() + relinkd_cfg->answer_ms < a->t_verify_end)
-                                verify_rearm(a, now_ms() + relinkd_cfg->answer_ms);
+                        /* A DISCOVER (or a REQUEST naming a server) must be answered by a server that
+                         * serves this MAC: from the first, the server has --answer-ms to do so. Not a
+                         * REQUEST for a remembered lease (INIT-REBOOT, RENEW): a server that does not
+                         * know that address may rightly stay silent (RFC 2131 4.3.2). */
+                        if (!a->answer_clock && !a->answered &&
+                            (s.msgtype == DHCP_DISCOVER || *s.server_id)) {
+                                a->answer_clock = true;
+                                if (now_ms() + relinkd_cfg->answer_ms < a->t_verify_end)
+                                        verify_rearm(a, now_ms() + relinkd_cfg->answer_ms);
+                        }
                         break;
                 case DHCP_OFFER:
                         if (s.to_guest)

@@ -416,6 +416,26 @@ static void test_verify_answered_exchange_gets_the_window(void **state) {
         assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
 }
 
+/* A REQUEST for a remembered lease (INIT-REBOOT: dhclient on a re-plugged NIC) may rightly go
+ * unanswered by a server that does not know that address: it does not cut the window; the guest's
+ * DISCOVER after its own timeout is answered and verifies. */
+static void test_verify_init_reboot_silence_keeps_the_window(void **state) {
+        dom.dhcp_ms = -1;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300);
+        fake_run(0);
+        fake_port_frame("tap0", DHCP_REQUEST, NEW, NULL, false);
+        fake_run(5000);                                             /* past --answer-ms, silence */
+        assert_int_equal(result(ACTION_REATTACH, RESULT_ESCALATED), 0);
+        fake_port_frame("tap0", DHCP_DISCOVER, NEW, NULL, false);
+        fake_port_frame("tap0", DHCP_OFFER, NEW, IP, true);
+        fake_port_frame("tap0", DHCP_REQUEST, NEW, NULL, false);
+        fake_port_frame("tap0", DHCP_ACK, NEW, IP, true);
+        fake_run(0);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_int_equal(dom.n_attached, 1);
+}
+
 /* An answered exchange that never ends in the record's lease: the window's end says so, without
  * blaming the MAC. */
 static void test_verify_answered_but_no_ack(void **state) {
@@ -1016,6 +1036,7 @@ int main(void) {
                 T(test_verify_unanswered_after_answer_ms),
                 T(test_verify_answered_exchange_gets_the_window),
                 T(test_verify_answered_but_no_ack),
+                T(test_verify_init_reboot_silence_keeps_the_window),
                 T(test_port_burst_is_capped),
                 T(test_ack_for_other_address_waits),
                 T(test_removed_after_every_deadline),
