@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "common/inaddr.h"
 #include "common/utf8.h"
 #include "common/util.h"
 #include "netconf/conf.h"
@@ -91,38 +92,22 @@ static int opt_object(const cJSON *o, const char *key, const cJSON **ret, const 
 
 /* "10.1.2.3" → canonical text; family detected. */
 static int parse_addr(const char *s, int *ret_family, char *ret, size_t size) {
-        unsigned char bin[16];
-        int family = strchr(s, ':') ? AF_INET6 : AF_INET;
+        struct inaddr a;
 
-        if (inet_pton(family, s, bin) != 1)
+        if (inaddr_parse(s, &a) < 0 || inaddr_format(&a, ret, size) < 0)
                 return -EINVAL;
-        if (!inet_ntop(family, bin, ret, (socklen_t)size))
-                return -EINVAL;
-        *ret_family = family;
+        *ret_family = a.family;
         return 0;
 }
 
-/* "10.1.2.3/24" → canonical address text + prefix. */
+/* "10.1.2.3/24" (prefix required) → canonical address text + prefix. */
 static int parse_cidr(const char *s, int *ret_family, char *ret_addr, size_t size, unsigned *ret_prefix) {
-        char addr[RECORD_ADDR_MAX];
-        const char *slash = strchr(s, '/');
-        char *end;
-        unsigned long prefix;
-        int family;
+        struct inaddr a;
+        int prefix;
 
-        if (!slash || (size_t)(slash - s) >= sizeof(addr) || !isdigit((unsigned char)slash[1]))
+        if (cidr_parse(s, &a, &prefix) < 0 || prefix < 0 || inaddr_format(&a, ret_addr, size) < 0)
                 return -EINVAL;
-        memcpy(addr, s, (size_t)(slash - s));
-        addr[slash - s] = '\0';
-        errno = 0;
-        prefix = strtoul(slash + 1, &end, 10);
-        if (errno || *end)
-                return -EINVAL;
-        if (parse_addr(addr, &family, ret_addr, size) < 0)
-                return -EINVAL;
-        if (prefix > (family == AF_INET6 ? 128u : 32u))
-                return -EINVAL;
-        *ret_family = family;
+        *ret_family = a.family;
         *ret_prefix = (unsigned)prefix;
         return 0;
 }

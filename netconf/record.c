@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "common/inaddr.h"
 #include "common/utf8.h"
 #include "common/util.h"
 #include "netconf/json.h"
@@ -314,7 +315,7 @@ int record_from_json(const char *buf, size_t len, struct record **ret) {
                 return -EBADMSG;
         cJSON_ArrayForEach(it, a) {
                 struct record_ip *ip;
-                unsigned char bin[16];
+                struct inaddr bin;
 
                 if (r->n_ips >= RECORD_MAX_IPS || !cJSON_IsObject(it))
                         return -EBADMSG;
@@ -325,7 +326,7 @@ int record_from_json(const char *buf, size_t len, struct record **ret) {
                 k |= get_uint(it, "prefix", ip->family == AF_INET6 ? 128 : 32, &d);
                 ip->prefix = (unsigned)d;
                 k |= get_str(it, "gateway", ip->gateway, sizeof(ip->gateway), false);
-                if (k < 0 || inet_pton(ip->family, ip->address, bin) != 1)
+                if (k < 0 || inaddr_parse(ip->address, &bin) < 0 || bin.family != ip->family)
                         return -EBADMSG;
         }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/inaddr.h"
 #include "common/mac.h"
 #include "common/util.h"
 #include "trigger/decide.h"
@@ -25,32 +26,21 @@ void nic_identity_from_record(const struct record *r, struct nic_identity *ret) 
         ret->n_routes = n_routes;
 }
 
-/* A parsed address; family 0 = none/unparsable (then compared as text). */
-struct addr {
-        int family;
-        unsigned char b[16];
-};
-
-static void addr_parse(const char *s, struct addr *ret) {
+/* A parsed address; family 0 = none, -1 = unparsable (then compared as text). */
+static void addr_parse(const char *s, struct inaddr *ret) {
         memset(ret, 0, sizeof(*ret));
-        if (!s || !*s)
-                return;
-        if (inet_pton(AF_INET, s, ret->b) == 1)
-                ret->family = AF_INET;
-        else if (inet_pton(AF_INET6, s, ret->b) == 1)
-                ret->family = AF_INET6;
-        else
+        if (s && *s && inaddr_parse(s, ret) < 0)
                 ret->family = -1;
 }
 
 /* Same address: binary equal when both parse, else the same text (case-insensitive). */
 static bool addr_eq(const char *a, const char *b) {
-        struct addr x, y;
+        struct inaddr x, y;
 
         addr_parse(a, &x);
         addr_parse(b, &y);
         if (x.family > 0 && y.family > 0)
-                return x.family == y.family && memcmp(x.b, y.b, sizeof(x.b)) == 0;
+                return inaddr_equal(&x, &y);
         if (x.family == 0 || y.family == 0)
                 return x.family == y.family;
         return strcasecmp(a, b) == 0;
@@ -62,47 +52,26 @@ static bool ip_eq(const struct record_ip *a, const struct record_ip *b) {
 
 /* "default", "10.0.0.0/8", "10.1.2.3" (host) → canonical (family, masked bytes, prefix). */
 struct cidr {
-        struct addr a;
+        struct inaddr a;
         unsigned prefix;
         bool valid;
 };
 
-static void cidr_parse(const char *s, const char *gw, struct cidr *ret) {
-        char buf[RECORD_CIDR_MAX];
-        char *slash;
-        unsigned max;
+static void route_dst(const char *s, const char *gw, struct cidr *ret) {
+        int p;
 
         memset(ret, 0, sizeof(*ret));
         if (strcasecmp(s, "default") == 0) {
-                struct addr g;
+                struct inaddr g;
 
                 addr_parse(gw, &g);
                 ret->a.family = g.family == AF_INET6 ? AF_INET6 : AF_INET;
                 ret->valid = true;
                 return;
         }
-        if (strcpy_bounded(buf, sizeof(buf), s) < 0)
+        if (cidr_parse(s, &ret->a, &p) < 0)
                 return;
-        slash = strchr(buf, '/');
-        if (slash)
-                *slash++ = '\0';
-        addr_parse(buf, &ret->a);
-        if (ret->a.family <= 0)
-                return;
-        max = ret->a.family == AF_INET ? 32 : 128;
-        if (slash) {
-                char *end;
-                unsigned long p;
-
-                if (!*slash)
-                        return;
-                errno = 0;
-                p = strtoul(slash, &end, 10);
-                if (errno || *end || p > max)
-                        return;
-                ret->prefix = (unsigned) p;
-        } else
-                ret->prefix = max;
+        ret->prefix = p >= 0 ? (unsigned) p : ret->a.family == AF_INET ? 32 : 128;
         for (unsigned i = 0; i < 16; i++) {
                 unsigned bit = i * 8;
                 if (bit >= ret->prefix)
@@ -118,8 +87,8 @@ static bool route_eq(const struct record_route *a, const struct record_route *b)
 
         if (!addr_eq(a->gw, b->gw))
                 return false;
-        cidr_parse(a->dst, a->gw, &x);
-        cidr_parse(b->dst, b->gw, &y);
+        route_dst(a->dst, a->gw, &x);
+        route_dst(b->dst, b->gw, &y);
         if (x.valid && y.valid)
                 return x.a.family == y.a.family && x.prefix == y.prefix && memcmp(x.a.b, y.a.b, 16) == 0;
         if (x.valid != y.valid)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/inaddr.h"
 #include "common/mac.h"
 #include "common/util.h"
 #include "trigger/metadata.h"
@@ -116,13 +117,9 @@ static bool get_uint(xmlNodePtr n, const char *name, unsigned max, unsigned *ret
 }
 
 static int addr_family(const char *s) {
-        unsigned char b[16];
+        struct inaddr a;
 
-        if (inet_pton(AF_INET, s, b) == 1)
-                return AF_INET;
-        if (inet_pton(AF_INET6, s, b) == 1)
-                return AF_INET6;
-        return 0;
+        return inaddr_parse(s, &a) == 0 ? a.family : 0;
 }
 
 static bool pci_valid(const char *s) {         /* "0000:00:03.0" */
@@ -134,28 +131,11 @@ static bool pci_valid(const char *s) {         /* "0000:00:03.0" */
         return true;
 }
 
-static bool cidr_valid(const char *s) {
-        char buf[RECORD_CIDR_MAX], *slash, *end;
-        unsigned long p;
-        int fam;
+static bool cidr_valid(const char *s) {          /* "default", "A" or "A/P" */
+        struct inaddr a;
+        int p;
 
-        if (strcasecmp(s, "default") == 0)
-                return true;
-        if (strcpy_bounded(buf, sizeof(buf), s) < 0)
-                return false;
-        slash = strchr(buf, '/');
-        if (slash)
-                *slash++ = '\0';
-        fam = addr_family(buf);
-        if (!fam)
-                return false;
-        if (!slash)
-                return true;
-        if (!isdigit((unsigned char) *slash))
-                return false;
-        errno = 0;
-        p = strtoul(slash, &end, 10);
-        return !errno && !*end && p <= (fam == AF_INET ? 32u : 128u);
+        return strcasecmp(s, "default") == 0 || cidr_parse(s, &a, &p) == 0;
 }
 
 static int decode_nic(xmlNodePtr nic, struct meta_nic *m) {
