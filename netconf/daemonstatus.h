@@ -47,7 +47,8 @@ struct st_decision {
         char trigger[16];
         char reason[256];
         char evidence[256];
-        char result[16];             /* none (no action), pending, verified, FAILED, aborted */
+        char result[16];             /* none (no action), pending, verified, FAILED, aborted, denied
+                                      * (policy), observed (observe-only) */
         int64_t result_at_ms;        /* wall clock of the result; 0 while none/pending */
         char kind[16];               /* the action's last rung (flap, reattach), "" without one */
         char note[256];              /* why it failed / aborted, or a verification note */

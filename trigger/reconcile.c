@@ -301,7 +301,7 @@ static void resume_pending(struct job *j, const struct dom_nic *nics, size_t n_n
                                                                                : "NIC released, not attached",
                          trigger_to_string(j->why), (long long) (now_ms() - j->t_event));
                 statusring_decision(j->uuid, name, j->pod->label, pend[k].pci, pn[0].mac, recs[idx]->network,
-                                    ACTION_REATTACH, "outstanding unplug", "-", trigger_to_string(j->why));
+                                    ACTION_REATTACH, "outstanding unplug", "-", trigger_to_string(j->why), NULL);
                 r = action_start(&(struct action_req) {
                         .pod = j->pod, .dom = j->dom, .nic = &pn[0], .rec = recs[idx], .kind = ACTION_REATTACH,
                         .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
@@ -542,7 +542,8 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                  (long long) (j->snap.t_call - j->t_event), policy_to_string(rule.policy),
                  policy_src_to_string(rule.src), obs);
         statusring_decision(j->uuid, name, j->pod->label, nic->pci, nic->mac, recname, d.kind, d.reason, d.evidence,
-                            trigger_to_string(j->why));
+                            trigger_to_string(j->why), !policy_permits(rule.policy, d.kind) ? "denied"
+                            : rule.observe != OBSERVE_OFF && d.kind != ACTION_NONE ? "observed" : NULL);
         /* The policy's word is final, observed or not: an observing relinkd says what an acting one would. */
         if (!policy_permits(rule.policy, d.kind)) {
                 relinkd_metrics.policy_denied[d.kind]++;

@@ -27,7 +27,7 @@ static void usage(FILE *f) {
 "Ask the running relinkd what it follows and does: the launchers (pod UID, netns dev:ino, socket,\n"
 "connection state and since when), the actions in flight (domain, NIC, phase, rung, elapsed) and the\n"
 "last decisions per domain with their reason, evidence and result (pending, verified, FAILED,\n"
-"aborted, or none when no action followed). Root only.\n"
+"aborted, denied by the policy, observed only, or none when no action followed). Root only.\n"
 "\n"
 "  --json         The same as one JSON object (for scripts).\n"
 "  --socket PATH  relinkd's status socket (its --status-socket). Default: " OPTS_DEFAULT_STATUS_SOCKET ".\n"

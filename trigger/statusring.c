@@ -54,7 +54,7 @@ static struct slot *slot_for(const char *uuid) {
 
 uint64_t statusring_decision(const char *uuid, const char *domain, const char *pod, const char *pci, const char *mac,
                              const char *record, enum action kind, const char *reason, const char *evidence,
-                             const char *trigger) {
+                             const char *trigger, const char *final) {
         struct slot *s = slot_for(uuid ? uuid : "");
         struct st_decision *d = &s->d;
 
@@ -71,7 +71,7 @@ uint64_t statusring_decision(const char *uuid, const char *domain, const char *p
         COPY(d->reason, reason);
         COPY(d->evidence, evidence);
         COPY(d->trigger, trigger);
-        COPY(d->result, "none");
+        COPY(d->result, final ? final : "none");
         d->renewal_ms = -1;
         return d->seq;
 }
@@ -86,7 +86,8 @@ uint64_t statusring_claim(const char *uuid, const char *pci) {
                     (!newest || s->d.seq > newest->d.seq))
                         newest = s;
         }
-        if (!newest || newest->claimed || streq(newest->d.decision, action_to_string(ACTION_NONE)))
+        if (!newest || newest->claimed || streq(newest->d.decision, action_to_string(ACTION_NONE)) ||
+            !streq(newest->d.result, "none"))
                 return 0;
         newest->claimed = true;
         COPY(newest->d.result, "pending");

@@ -15,13 +15,14 @@
 #define STATUSRING_PER_DOMAIN 8
 #define STATUSRING_MAX 256
 
-/* A decision for NIC pci of domain uuid (name domain) on pod's connection. Its result is "none"
+/* A decision for NIC pci of domain uuid (name domain) on pod's connection. final: the result when it
+ * is known now that no action follows ("denied" by the policy, "observed" only), else NULL: "none"
  * until an action claims it. Returns its seq (> 0). */
 uint64_t statusring_decision(const char *uuid, const char *domain, const char *pod, const char *pci, const char *mac,
                              const char *record, enum action kind, const char *reason, const char *evidence,
-                             const char *trigger);
-/* An action on (uuid, pci) starts: it carries out that NIC's newest decision if that one acts and is
- * not claimed yet (result → "pending"). Its seq, or 0 when there is none. */
+                             const char *trigger, const char *final);
+/* An action on (uuid, pci) starts: it carries out that NIC's newest decision if that one acts, has
+ * no final result and is not claimed yet (result → "pending"). Its seq, or 0 when there is none. */
 uint64_t statusring_claim(const char *uuid, const char *pci);
 /* The action that claimed seq ended (seq 0, an unclaimed or an evicted entry: no-op). kind: its last rung;
  * renewal_ms: event → verified renewal (-1: none). */

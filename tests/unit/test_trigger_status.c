@@ -23,9 +23,13 @@ static int reset(void **state) {
         return 0;
 }
 
-static uint64_t decide_for(const char *uuid, const char *pci, enum action kind) {
+static uint64_t decide_final(const char *uuid, const char *pci, enum action kind, const char *final) {
         return statusring_decision(uuid, "vm", "pod-1", pci, "02:00:00:00:00:01", "net/cid@eth0", kind, "mac a → b",
-                                   "served=record probe=ok", "migrated");
+                                   "served=record probe=ok", "migrated", final);
+}
+
+static uint64_t decide_for(const char *uuid, const char *pci, enum action kind) {
+        return decide_final(uuid, pci, kind, NULL);
 }
 
 static void test_order_and_fields(void **state) {
@@ -113,6 +117,16 @@ static void test_claim_and_outcome(void **state) {
         assert_string_equal(out[2].result, "FAILED");
         assert_string_equal(out[2].note, "no DHCP from the guest");
         assert_int_equal(out[2].renewal_ms, -1);
+
+        /* Denied by the policy or only observed: final at once, never claimed by an action. */
+        decide_final("u", "0000:01:00.0", ACTION_REATTACH, "denied");
+        assert_int_equal(statusring_claim("u", "0000:01:00.0"), 0);
+        decide_final("u", "0000:01:00.0", ACTION_FLAP, "observed");
+        assert_int_equal(statusring_claim("u", "0000:01:00.0"), 0);
+        n = statusring_copy(out, STATUSRING_MAX);
+        assert_int_equal(n, 5);
+        assert_string_equal(out[3].result, "denied");
+        assert_string_equal(out[4].result, "observed");
 }
 
 static struct st_snapshot sample(struct st_launcher *l, struct st_action *a, struct st_decision *d) {
