@@ -25,6 +25,7 @@
 #include "trigger/statusring.h"
 
 #define WRITE_RETRY_MS 10            /* the client's socket buffer is full: try again */
+#define ACCEPT_PAUSE_MS 200          /* accept failed for want of resources: wait before the next */
 
 struct client {
         struct client *next;
@@ -38,7 +39,7 @@ struct client {
         bool closing;                /* all written, our side shut down: waiting for the peer's EOF */
 };
 
-static int listen_fd = -1, listen_watch;
+static int listen_fd = -1, listen_watch, accept_timer;
 static char sock_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 static dev_t sock_dev;
 static ino_t sock_ino;
@@ -394,6 +395,16 @@ static void client_deadline(void *opaque) {
         client_free(c);
 }
 
+/* Clients being served (not yet answered or refused). */
+static unsigned serving(void) {
+        unsigned n = 0;
+
+        for (struct client *c = clients; c; c = c->next)
+                if (!c->answered)
+                        n++;
+        return n;
+}
+
 static void client_new(int fd) {
         struct ucred cred;
         socklen_t len = sizeof(cred);
@@ -405,9 +416,9 @@ static void client_new(int fd) {
                 close(fd);
                 return;
         }
-        if (n_clients >= STATUS_MAX_CLIENTS) {
-                log_warn("status: refused peer pid=%d: %u clients already", (int) cred.pid, n_clients);
-                say_error(fd, "busy: %d clients already, try again", STATUS_MAX_CLIENTS);
+        if (n_clients >= 2 * STATUS_MAX_CLIENTS) {
+                /* Even the refusals are at their bound: no line, no state. */
+                log_warn("status: dropped peer pid=%d: %u clients already", (int) cred.pid, n_clients);
                 close(fd);
                 return;
         }
@@ -432,23 +443,54 @@ static void client_new(int fd) {
                 return;
         }
         c->deadline = r;
+        /* Refused peers get their line and a clean close (client_done): closing a socket with their
+         * request unread would reset the connection and lose the line on their side. */
         if (cred.uid != 0) {
                 log_warn("status: refused peer pid=%d uid=%u: root only", (int) cred.pid, (unsigned) cred.uid);
                 say_error(fd, "permission denied: relinkd status is for root only (peer uid %u)", (unsigned) cred.uid);
                 client_done(c);
+        } else if (serving() > STATUS_MAX_CLIENTS) {
+                log_warn("status: refused peer pid=%d: %d clients already", (int) cred.pid, STATUS_MAX_CLIENTS);
+                say_error(fd, "busy: %d clients already, try again", STATUS_MAX_CLIENTS);
+                client_done(c);
         }
+}
+
+static void on_accept(int fd, void *opaque);
+
+static void accept_resume(void *opaque) {
+        int r;
+
+        accept_timer = 0;
+        r = fd_watch(listen_fd, on_accept, NULL);
+        if (r > 0)
+                listen_watch = r;
+        else
+                log_error("status: cannot watch the socket again: %s; `relinkd status` stops working",
+                          strerror(r < 0 ? -r : EIO));
 }
 
 static void on_accept(int fd, void *opaque) {
         for (unsigned i = 0; i < STATUS_MAX_CLIENTS; i++) {
                 int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-                if (cfd < 0) {
-                        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-                                log_warn("status: accept: %s", strerror(errno));
-                        return;
+                if (cfd >= 0) {
+                        client_new(cfd);
+                        continue;
                 }
-                client_new(cfd);
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+                        return;
+                log_warn("status: accept: %s; pausing for %d ms", strerror(errno), ACCEPT_PAUSE_MS);
+                /* Out of fds (EMFILE, ENFILE, ENOBUFS): the pending connection stays readable and the
+                 * watch would fire at once, for ever. Stop watching for a while instead of spinning. */
+                fd_unwatch(&listen_watch);
+                if (accept_timer == 0) {
+                        int r = timer_after(ACCEPT_PAUSE_MS, accept_resume, NULL);
+
+                        if (r > 0)
+                                accept_timer = r;
+                }
+                return;
         }
 }
 
@@ -560,6 +602,7 @@ void status_stop(void) {
                 return;
         while (clients)
                 client_free(clients);
+        timer_cancel(&accept_timer);
         fd_unwatch(&listen_watch);
         close(listen_fd);
         listen_fd = -1;

@@ -6,7 +6,8 @@
  * "error: <why>\n". Peers whose SO_PEERCRED uid is not 0 get an error line and are closed; the socket
  * is mode 0600 in a 0700 directory. Nothing blocks the loop: accept, read and write are non-blocking,
  * and a client that has not sent its request and read the answer within STATUS_CLIENT_DEADLINE_MS
- * is dropped.
+ * is dropped. At most STATUS_MAX_CLIENTS are served at once (more get "error: busy"), and twice that
+ * many connections are kept at all.
  */
 #pragma once
 

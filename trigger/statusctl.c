@@ -92,7 +92,7 @@ int statusctl_main(int argc, char **argv) {
         size_t len = 0, cap = 0, body_len;
         bool json = false;
         char *nl, *end;
-        int c;
+        int c, send_errno = 0;
 
         optind = 0;
         opterr = 0;
@@ -129,8 +129,9 @@ int statusctl_main(int argc, char **argv) {
         if (fd < 0)
                 return 1;
         req = json ? "json\n" : "text\n";
+        /* A refused request still has relinkd's error line to read: report that, not EPIPE. */
         if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0)
-                return fail("cannot send the request to '%s': %s", path, strerror(errno));
+                send_errno = errno;
         for (;;) {
                 ssize_t n;
 
@@ -148,6 +149,10 @@ int statusctl_main(int argc, char **argv) {
                 n = recv(fd, buf + len, cap - len - 1, 0);
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n < 0 && len > 0 && (errno == ECONNRESET || errno == EPIPE))
+                        break;           /* what came before the reset is read: judge it below */
+                if (n < 0 && send_errno)
+                        return fail("cannot send the request to '%s': %s", path, strerror(send_errno));
                 if (n < 0)
                         return fail("reading the answer from '%s': %s", path,
                                     errno == EAGAIN ? "timed out" : strerror(errno));
@@ -156,6 +161,8 @@ int statusctl_main(int argc, char **argv) {
                 len += (size_t) n;
         }
         buf[len] = '\0';
+        if (len == 0 && send_errno)
+                return fail("cannot send the request to '%s': %s", path, strerror(send_errno));
         if (len == 0)
                 return fail("relinkd closed the connection without an answer");
         if (strncmp(buf, "error: ", 7) == 0) {

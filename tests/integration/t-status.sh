@@ -132,6 +132,17 @@ check "… at once (${ms} ms)" test "$ms" -lt 1000
 wait $silent
 expect_eq "the silent client is dropped with an error line" "$(cat "$T/silent.out")" "error: no request within 2000 ms"
 check "relinkd logs the drop" log_has "status: dropped client pid=[0-9]+: no request within 2000 ms"
+# At most 16 clients at once: a 17th is told so at once; once the 16 silent ones are dropped, answers again.
+many=()
+for i in $(seq 16); do
+	raw silent "$T/many.$i" >/dev/null 2>&1 &
+	many+=($!)
+done
+check "16 silent clients connected" wait_for 5 eval '[ $(ls "$T"/many.* 2>/dev/null | wc -l) -eq 16 ]'
+out=$(status 2>&1)
+expect_eq "a 17th client: busy (exit 1)" "$? $out" "1 relinkd status: relinkd refused: busy: 16 clients already, try again"
+check "… and answered again once they are dropped" wait_for 5 eval 'status --json >/dev/null 2>&1'
+wait "${many[@]}"
 expect_eq "request of 100 bytes without a newline: refused" "$(raw big)" "error: request too long (max 64 bytes)"
 expect_eq "unknown request: refused" "$(raw bogus)" "error: unknown request 'bogus' (expected json or text)"
 check "relinkd still running" kill -0 "$RPID"
