@@ -52,7 +52,7 @@ none() {
 # seconds (the slow, timing-bound ones -- concurrency, locking, conn-lifetime which has its own ASan
 # relinkd -- and the manifest/man/version checks stay with the plain build).
 SAN_INTEGRATION=(t-bridge-dualstack t-hardening t-identity t-kubelet-discovery t-list-031 t-malformed
-	t-multus-net1 t-ptp-tuning-mac t-status-gc)
+	t-multus-net1 t-ptp-tuning-mac t-status t-status-gc)
 
 # Sanitizer reports go to files (log_path), so a report fails the suite even when the test around it
 # expected the binary to fail; san_check NAME counts each report as one failure and shows it.
