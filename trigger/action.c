@@ -293,6 +293,40 @@ static void report_failed(struct act *a, const char *why) {
         metrics_flush();
 }
 
+/*
+ * The NIC's entry in the domain's relink metadata: the record's network with the NIC's MAC now, and
+ * applied=<kind> (metadata.h) while the action is between its last change and its verdict, NULL once
+ * verified. Written before verifying, a relinkd killed during the verification finds the action done
+ * after its restart and does not do it a second time (a second flap, a flap after the re-plug).
+ */
+static int meta_mark(struct act *a, const char *applied) {
+        _cleanup_free_ struct meta_nic *nics = NULL;
+        struct meta_nic *m = NULL;
+        size_t n = 0;
+        int r;
+
+        if (relinkd_cfg->dry_run)
+                return 0;
+        r = virtdom_meta_get(a->dom, &nics, &n);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        for (size_t i = 0; i < n && !m; i++)
+                if (streq(nics[i].pci, a->pci))
+                        m = &nics[i];
+        if (!m) {
+                m = metadata_append(&nics, &n);
+                if (!m)
+                        return -ENOMEM;
+                r = strcpy_bounded(m->pci, sizeof(m->pci), a->pci);
+                if (r < 0)
+                        return r;
+        }
+        nic_identity_from_record(&a->rec, &m->id);
+        snprintf(m->id.mac, sizeof(m->id.mac), "%s", a->mac_now);
+        snprintf(m->applied, sizeof(m->applied), "%s", applied ? applied : "");
+        return virtdom_meta_put(a->dom, nics, n);
+}
+
 static void finish(struct act *a, enum action_result result, const char *note) {
         int64_t t = now_ms() - a->t_event;
         enum phase was = a->phase;
@@ -316,15 +350,9 @@ static void finish(struct act *a, enum action_result result, const char *note) {
                 }
                 act_log(a, LOG_LEVEL_INFO, "verified kind=%s%s%s renewal_ms=%lld %s", action_to_string(act_kind(a)),
                         note ? " note=" : "", note ? note : "", (long long) t, st);
-                if (!relinkd_cfg->dry_run) {
-                        struct nic_identity id;
-
-                        nic_identity_from_record(&a->rec, &id);
-                        snprintf(id.mac, sizeof(id.mac), "%s", a->mac_now);
-                        r = virtdom_meta_put_nic(a->dom, a->pci, &id);
-                        if (r < 0)
-                                act_log(a, LOG_LEVEL_WARN, "cannot update relink metadata: %s", virt_strerror(r));
-                }
+                r = meta_mark(a, NULL);
+                if (r < 0)
+                        act_log(a, LOG_LEVEL_WARN, "cannot update relink metadata: %s", virt_strerror(r));
                 break;
         case RESULT_FAILED:
                 if (!a->failed_reported)
@@ -469,6 +497,13 @@ static void start_verify(struct act *a) {
         if (a->port_fd < 0) {
                 finish(a, RESULT_ABORTED, "unverified: the guest's port cannot be watched");
                 return;
+        }
+        /* The guest's own NIC back in the slot (PLUG_HAD) is not the action done: a restart may retry it. */
+        if (a->plugged != PLUG_HAD) {
+                r = meta_mark(a, action_to_string(act_kind(a)));
+                if (r < 0)
+                        act_log(a, LOG_LEVEL_WARN, "cannot mark the action applied in the relink metadata: %s",
+                                virt_strerror(r));
         }
         port_drain(a);
         a->requested = a->answered = a->answer_clock = false;

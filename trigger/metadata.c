@@ -27,6 +27,8 @@ static int encode_nic(xmlNodePtr parent, const struct meta_nic *m) {
         snprintf(buf, sizeof(buf), "%u", id->mtu);
         if (id->mtu && !set_attr(nic, "mtu", buf))
                 return -ENOMEM;
+        if (*m->applied && !set_attr(nic, "applied", m->applied))
+                return -ENOMEM;
         for (size_t i = 0; i < id->n_ips; i++) {
                 xmlNodePtr ip = xmlNewChild(nic, NULL, BAD_CAST "ip", NULL);
 
@@ -148,6 +150,10 @@ static int decode_nic(xmlNodePtr nic, struct meta_nic *m) {
                 return -EBADMSG;
         if (!get_uint(nic, "mtu", 65535, &id->mtu, false))
                 return -EBADMSG;
+        if (!get_attr(nic, "applied", m->applied, sizeof(m->applied), false))
+                m->applied[0] = '\0';          /* too long: not a kind this relinkd knows */
+        if (!streq(m->applied, "flap") && !streq(m->applied, "reattach"))
+                m->applied[0] = '\0';
 
         for (xmlNodePtr c = nic->children; c; c = c->next) {
                 if (xml_is_elem(c, "ip")) {

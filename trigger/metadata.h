@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* What each NIC was configured for, stored in the domain's own metadata so it migrates with it.
- * Element: <nics><nic pci=".." mac=".." mtu=".."><ip address=".." prefix=".." gateway=".."/>
+ * Element: <nics><nic pci=".." mac=".." mtu=".." [applied="flap|reattach"]><ip address=".." prefix=".." gateway=".."/>
  *          <route dst=".." gw=".."/></nic></nics>
+ * applied: the action of that kind has made its last change to the NIC (link up, new NIC attached) and
+ * its verification has not ended yet: a relinkd that finds it on a NIC no action of its own is working on
+ * knows the action was done (not to be repeated) but never verified. Absent once verified.
  * Write it with virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, RELINK_META_KEY, RELINK_META_URI, ..)
  * (libvirt adds the namespace itself). */
 #pragma once
@@ -15,7 +18,7 @@
 #define RELINK_META_MAX_NICS 64
 #define RELINK_META_MAX_BYTES (1024 * 1024)
 
-struct meta_nic { char pci[16]; struct nic_identity id; };
+struct meta_nic { char pci[16]; struct nic_identity id; char applied[16]; };
 
 /* 0, or -EINVAL when an entry would not decode (empty/invalid pci or mac, bad address, duplicate pci). */
 int metadata_encode(const struct meta_nic *nics, size_t n, char **ret_xml);

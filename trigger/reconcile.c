@@ -494,6 +494,21 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                          name, nic->pci, nic->mac, recname, trigger_to_string(j->why));
                 return;
         }
+        if (plan == PLAN_QUIET && had && *had->applied) {
+                /* An action made its change and no action of ours verifies it: the relinkd that did it
+                 * died during the verification, or the action ended FAILED. Done once; not done again. Said once: the mark is cleared. */
+                struct meta_nic *m = metadata_append(&j->fresh, &j->n_fresh);
+
+                log_info("domain=%s nic=%s mac=%s record=%s decision=none reason=\"the %s was applied by an "
+                         "action that did not verify it (relinkd restarted during its verification, or it FAILED): "
+                         "not repeated\" applied=%s trigger=%s", name, nic->pci, nic->mac, recname, had->applied,
+                         had->applied, trigger_to_string(j->why));
+                if (!m)
+                        return;
+                *m = *had;
+                m->applied[0] = '\0';
+                return;
+        }
         if (plan == PLAN_QUIET) {
                 /* Reconciling an already handled domain: nothing to say at info level. */
                 log_debug("domain=%s nic=%s record=%s unchanged", name, nic->pci, recname);

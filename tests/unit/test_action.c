@@ -957,6 +957,37 @@ static void test_shutdown_after_release(void **state) {
         assert_rule(PCI, NEW, false);
 }
 
+/* The NIC's metadata entry while verifying, and after: applied=<kind> from the last change to the
+ * verdict (a relinkd killed meanwhile does not act again after its restart), cleared by verified. */
+static const struct meta_nic *meta_of(const char *pci, struct meta_nic **buf) {
+        size_t n = 0;
+
+        free(*buf);
+        *buf = NULL;
+        if (virtdom_meta_get(fake_domptr(&dom), buf, &n) < 0)
+                return NULL;
+        return metadata_find(*buf, n, pci);
+}
+
+static void test_applied_while_verifying(void **state) {
+        _cleanup_free_ struct meta_nic *buf = NULL;
+        const struct meta_nic *m;
+
+        dom.dhcp_ms = 500;
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 100);                         /* attached, verifying */
+        m = meta_of(PCI, &buf);
+        assert_non_null(m);
+        assert_string_equal(m->applied, "reattach");
+        assert_string_equal(m->id.mac, NEW);
+        fake_run(1000);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        m = meta_of(PCI, &buf);
+        assert_non_null(m);
+        assert_string_equal(m->applied, "");
+        assert_string_equal(m->id.mac, NEW);
+}
+
 static void test_shutdown_mid_verify(void **state) {
         dom.dhcp_ms = -1;
         start(ACTION_REATTACH, NEW, NULL);
@@ -1067,6 +1098,7 @@ int main(void) {
                 T(test_shutdown_mid_flap),
                 T(test_shutdown_after_release),
                 T(test_shutdown_mid_verify),
+                T(test_applied_while_verifying),
                 T(test_no_escalate_reports),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,6 +92,26 @@ static void test_empty(void **state) {
         free(out);
 }
 
+/* applied= survives the round trip; a kind this relinkd does not know reads as not applied. */
+static void test_applied(void **state) {
+        static struct meta_nic in[2];
+        _cleanup_free_ struct meta_nic *out = NULL, *out2 = NULL;
+        _cleanup_free_ char *xml = NULL;
+        size_t n = 0;
+
+        sample(in);
+        snprintf(in[0].applied, sizeof(in[0].applied), "flap");
+        assert_int_equal(metadata_encode(in, 2, &xml), 0);
+        assert_non_null(strstr(xml, "applied=\"flap\""));
+        assert_int_equal(metadata_decode(xml, &out, &n), 0);
+        assert_string_equal(out[0].applied, "flap");
+        assert_string_equal(out[1].applied, "");
+        assert_int_equal(metadata_decode("<nics><nic pci=\"0000:00:03.0\" mac=\"0a:58:0a:f4:01:05\" applied=\"teleport\"/></nics>",
+                                         &out2, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(out2[0].applied, "");
+}
+
 /* What virDomainGetMetadata returns: the namespace declared on a prefixed root. */
 static void test_namespaced(void **state) {
         static const char xml[] =
@@ -291,6 +311,7 @@ int main(void) {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_empty),
                 cmocka_unit_test(test_namespaced),
+                cmocka_unit_test(test_applied),
                 cmocka_unit_test(test_libvirt_metadata),
                 cmocka_unit_test(test_hostile),
                 cmocka_unit_test(test_limits),
