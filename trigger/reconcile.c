@@ -215,6 +215,9 @@ static int store_records(const struct pod *p, struct record ***ret, size_t *ret_
 
         r = store_open(relinkd_cfg->state_dir, false, &s);
         if (r == -ENOENT) {
+                /* It existed at start-up (statedir.h): removed since, every VM of the node looks "not ours". */
+                log_warn("state store '%s' is gone (removed after relinkd started): no records, pod %s not acted on",
+                         relinkd_cfg->state_dir, p->label);
                 *ret = NULL;
                 *ret_n = 0;
                 return 0;
