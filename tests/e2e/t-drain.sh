@@ -4,6 +4,9 @@
 # guest, under load) and half on kubevirt-1.9 (MAC kept → flap). Every guest ends on its target pod's
 # address with a NIC at every slot it had, relinkd verified every action, relinkd_nics_missing is 0 and
 # relinkd survived. The harness-wide invariants (NIC count, verdict vs. lease) run for every VM as well.
+# Among them, one more VM (hung) whose target launcher's libvirtd is SIGSTOPped once relinkd follows it
+# (a launcher that hangs mid-drain; its own migration hangs with it and is abandoned): the N others are
+# unaffected, and relinkd still stops within 2 s of SIGTERM with that daemon stopped (DRAIN_STOPPED=0: without).
 #
 #   node 1 (pods 10.244.1.0/24)                      node 2 (pods 10.244.2.0/24)
 #   ┌─────────────────────────────────┐   routed    ┌─────────────────────────────────┐
@@ -14,6 +17,7 @@
 e2e_init
 
 N=${DRAIN_N:-12}
+STOPPED=${DRAIN_STOPPED:-1}
 
 scenario "world: nodes, relinkd, server and $N clients booting together"
 cluster_up || { not_ok "world: nodes"; exit 1; }
@@ -30,7 +34,11 @@ for i in $(seq "$N"); do
 		{ not_ok "$vmi: created" "$(diag_vm "$vmi")"; exit 1; }
 	CLIENTS+=("$vmi")
 done
-for vmi in "${CLIENTS[@]}"; do
+if [ "$STOPPED" = 1 ]; then
+	vm_create 1 hung --profile kubevirt-1.9 -- --stack networkd --ping "$SERVER_IP" ||
+		{ not_ok "hung: created" "$(diag_vm hung)"; exit 1; }
+fi
+for vmi in "${CLIENTS[@]}" $([ "$STOPPED" = 1 ] && echo hung); do
 	vm_wait_log "$vmi" 0 ' ping-ok ' 300 >/dev/null || { not_ok "$vmi: pings the server before the drain" "$(diag_vm "$vmi")"; exit 1; }
 done
 echo "# world up: server $SERVER_IP, $N clients pinging it"
@@ -44,6 +52,19 @@ for vmi in "${CLIENTS[@]}"; do
 	migrate_prepare "$vmi" 2 || { not_ok "$vmi: target pod on node 2" ; exit 1; }
 	TGT[$vmi]=$MIG_POD
 done
+HUNG_PID="" HUNG_MIG=""
+if [ "$STOPPED" = 1 ]; then
+	migrate_prepare hung 2 || { not_ok "hung: target pod on node 2"; exit 1; }
+	HUNG_POD=$MIG_POD
+	check "relinkd on node 2 follows the hung VM's target launcher" \
+		rl_wait 20 eval 'grep -q "conn=$(conn_label "$HUNG_POD") connected" "$RUN/n2/relinkd.log"'
+	HUNG_PID=$(libvirtd_pid "$HUNG_POD")
+	kill -STOP "$HUNG_PID"
+	echo "# hung: libvirtd $HUNG_PID of $HUNG_POD stopped (SIGSTOP); its migration starts with the others"
+	pod_virsh "$(vm_pod hung)" migrate --live "$(vm_domain hung)" "$(pod_uri "$HUNG_POD")" \
+		--migrateuri "unix://$RUN/mig/hung.sock" >"$RUN/vms/hung/migrate.out" 2>&1 &
+	HUNG_MIG=$!
+fi
 RMARK=$(relinkd_mark 2)
 t0=$(rl_ms)
 pids=()
@@ -92,4 +113,15 @@ if [ -n "$renewals" ]; then
 	echo "# RESUMED_MIGRATED → verified under the drain (ms): min $(head -1 <<<"$renewals")" \
 		"median $(awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }' <<<"$renewals")" \
 		"max $(tail -1 <<<"$renewals") (n=$(grep -c . <<<"$renewals"))"
+fi
+if [ "$STOPPED" = 1 ]; then
+	scenario "relinkd stops on SIGTERM, the hung launcher still stopped"
+	echo "# the migration into the stopped launcher: $(kill -0 "$HUNG_MIG" 2>/dev/null && echo "still hanging" ||
+		echo "ended: $(tail -1 "$RUN/vms/hung/migrate.out")")"
+	t0=$(rl_ms)
+	relinkd_stop 2
+	check_lt "relinkd on node 2 stops within 2 s of SIGTERM, the hung launcher still stopped" "$(($(rl_ms) - t0))" 2000
+	kill -CONT "$HUNG_PID"
+	kill "$HUNG_MIG" 2>/dev/null
+	wait "$HUNG_MIG" 2>/dev/null
 fi
