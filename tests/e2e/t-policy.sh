@@ -7,11 +7,13 @@
 #   │ server VM                         │             │                                   │
 #   │ obs18, obs19 ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─│─ migrate ─ ▶│ obs18, obs19: decided, logged,    │
 #   │ obs18, obs19 acted on  ◀ ─ ─ ─ ─ ─│─ migrate ─ ─│   never touched                   │
-#   │ pflap, pnone: nothing done ◀ ─ ─ ─│─ migrate ─ ─│ pflap, pnone                      │
+#   │ pflap, pnone, pobs: nothing done ◀│─ migrate ─ ─│ pflap, pnone, pobs                │
 #   └───────────────────────────────────┘             └───────────────────────────────────┘
 #   pflap: profile kubevirt-1.8 (the target serves the new pod's MAC: the guest needs a re-attach) with the
 #          VM's policy "flap" (multus cni-args → args.cni.relinkPolicy) → relinkd must not re-plug.
 #   pnone: profile kubevirt-1.9 (a flap would do) on a network whose relink conf says relinkPolicy "none".
+#   pobs:  profile kubevirt-1.9 on a network whose relink conf says relinkObserve true: observed, not acted on,
+#          by the acting relinkd.
 #   obs18/obs19: kubevirt-1.8 / 1.9 with no policy, migrated to the observing node, then back to the
 #          acting one: the "would …" decisions equal what the acting relinkd decides, and the observed
 #          migration leaves the guests untouched (NIC MAC, NIC count, link state; no hot-plug or carrier
@@ -47,7 +49,9 @@ vm_create 2 pflap --profile kubevirt-1.8 --cni-args '{"relinkPolicy":"flap"}' --
 	{ not_ok "pflap: created"; exit 1; }
 vm_create 2 pnone --profile kubevirt-1.9 --relink-conf '{"relinkPolicy":"none"}' -- --stack networkd ||
 	{ not_ok "pnone: created"; exit 1; }
-for vmi in server pflap pnone; do
+vm_create 2 pobs --profile kubevirt-1.9 --relink-conf '{"relinkObserve":true}' -- --stack networkd ||
+	{ not_ok "pobs: created"; exit 1; }
+for vmi in server pflap pnone pobs; do
 	vm_wait_log "$vmi" 0 ' lease dev=eth0 ' 120 >/dev/null || { not_ok "$vmi: got its lease" "$(diag_vm "$vmi")"; exit 1; }
 done
 for vmi in obs18 obs19; do
@@ -63,9 +67,9 @@ check_re "node 2 (observing) did not write pflap's first-sight identity" \
 	'first-sight trigger=[a-z]+ observe=daemon: would record identity \(not written\)'
 
 # ---------------------------------------------------------------- policies, acting relinkd
-scenario "policies: pflap (VM: flap) and pnone (network: none) migrate to the acting node 1"
+scenario "policies: pflap (VM: flap), pnone (network: none), pobs (network: observe) migrate to the acting node 1"
 declare -A OLDMAC NICS MARKS RMARKS
-for vmi in pflap pnone; do
+for vmi in pflap pnone pobs; do
 	OLDMAC[$vmi]=$(vm_nic_mac "$vmi" eth0) NICS[$vmi]=$(nic_count "$vmi")
 	client_migrate "$vmi" 1 || exit 1
 	MARKS[$vmi]=$MARK RMARKS[$vmi]=$RMARK
@@ -80,18 +84,28 @@ check_re "pflap: relinkd decided reattach (the target serves the new pod's MAC),
 check_re "pflap: relinkd says the policy forbids the re-attach and does nothing" \
 	"$(rlines pflap 1 | grep -m1 ' policy-denied ')" \
 	'policy-denied kind=reattach policy=flap\(vm\): policy flap\(vm\) forbids reattach: the guest keeps its NIC'
-check_eq "pflap: no action started" "$(rlines pflap 1 | grep -cE ' (escalate|verified|FAILED|aborted) |unplug|link down')" 0
+check_eq "pflap: no action started" "$(rlines pflap 1 | grep -cE ' (escalate|verified|FAILED|aborted|link-down|re-plug|detach) ')" 0
 untouched pflap "${OLDMAC[pflap]}" "${NICS[pflap]}"
 MARK=${MARKS[pnone]} RMARK=${RMARKS[pnone]}
 check_re "pnone: relinkd decided flap, policy none from the network" \
 	"$(rlines pnone 1 | grep -m1 'decision=')" 'decision=flap .*policy=none\(network\)$'
 check_re "pnone: relinkd says the policy forbids the flap" \
 	"$(rlines pnone 1 | grep -m1 ' policy-denied ')" 'policy-denied kind=flap policy=none\(network\): policy none\(network\) forbids flap'
-check_eq "pnone: no action started" "$(rlines pnone 1 | grep -cE ' (escalate|verified|FAILED|aborted) |unplug|link down')" 0
+check_eq "pnone: no action started" "$(rlines pnone 1 | grep -cE ' (escalate|verified|FAILED|aborted|link-down|re-plug|detach) ')" 0
 untouched pnone "${OLDMAC[pnone]}" "${NICS[pnone]}"
+MARK=${MARKS[pobs]} RMARK=${RMARKS[pobs]}
+rl_wait 30 eval 'rlines pobs 1 | grep -q " observed observe=network: would "'
+check_re "pobs: relinkd decided flap, observing for the network" \
+	"$(rlines pobs 1 | grep -m1 'decision=')" 'decision=flap .*served=nic .*policy=any\(default\) observe=network$'
+check_re "pobs: 'would flap', the domain not touched" "$(rlines pobs 1 | grep -m1 ' observed ')" \
+	"observed observe=network: would flap mac_new=${OLDMAC[pobs]} .*the domain is not touched"
+rl_wait 5 false       # an acting relinkd's flap (1 s hold) would have shown by now
+check_eq "pobs: no action started" "$(rlines pobs 1 | grep -cE ' (escalate|verified|FAILED|aborted|link-down|re-plug|detach) ')" 0
+untouched pobs "${OLDMAC[pobs]}" "${NICS[pobs]}"
 rl_wait 5 eval '[ "$(metric 1 "relinkd_policy_denied_total{kind=\"flap\"}")" = 1 ]'
 check_eq "node 1 counts the denied re-attach" "$(metric 1 'relinkd_policy_denied_total{kind="reattach"}')" 1
 check_eq "node 1 counts the denied flap" "$(metric 1 'relinkd_policy_denied_total{kind="flap"}')" 1
+check_eq "node 1 counts the observed flap" "$(metric 1 'relinkd_observed_total{decision="flap"}')" 1
 
 # ---------------------------------------------------------------- observe-only
 scenario "observe: obs18 (MAC changes) and obs19 (MAC kept) migrate to the observing node 2"
