@@ -24,7 +24,7 @@ PACKAGES=(
 	# fuzzing (tests/fuzz/, make fuzz): clang with the libFuzzer/ASan/UBSan runtimes, llvm-symbolizer for reports
 	clang libclang-rt-14-dev llvm
 	# tests, benchmarks
-	hyperfine jq time procps util-linux iputils-ping
+	hyperfine jq time procps util-linux iputils-ping gdb
 	# manifest checks (tests/integration/t-examples.sh)
 	python3 python3-yaml systemd binutils diffutils
 	# packaging: man pages, make deb + lintian, metrics over HTTP, the OCI image (t-man, t-deb, t-image)
