@@ -104,6 +104,7 @@ struct act {
         char recname[600];
         struct record rec;
         enum action first_kind;
+        bool decided_flap;           /* the decision was a flap (MAC kept): what verifies is what worked */
         struct rung rungs[MAX_RUNGS];
         unsigned n_rungs, rung;
         enum phase phase;
@@ -299,7 +300,7 @@ static void report_failed(struct act *a, const char *why) {
  * verified. Written before verifying, a relinkd killed during the verification finds the action done
  * after its restart and does not do it a second time (a second flap, a flap after the re-plug).
  */
-static int meta_mark(struct act *a, const char *applied) {
+static int meta_mark(struct act *a, const char *applied, enum worked worked) {
         _cleanup_free_ struct meta_nic *nics = NULL;
         struct meta_nic *m = NULL;
         size_t n = 0;
@@ -324,6 +325,8 @@ static int meta_mark(struct act *a, const char *applied) {
         nic_identity_from_record(&a->rec, &m->id);
         snprintf(m->id.mac, sizeof(m->id.mac), "%s", a->mac_now);
         snprintf(m->applied, sizeof(m->applied), "%s", applied ? applied : "");
+        if (worked != WORKED_NONE)
+                m->worked = worked;
         return virtdom_meta_put(a->dom, nics, n);
 }
 
@@ -350,7 +353,12 @@ static void finish(struct act *a, enum action_result result, const char *note) {
                 }
                 act_log(a, LOG_LEVEL_INFO, "verified kind=%s%s%s renewal_ms=%lld %s", action_to_string(act_kind(a)),
                         note ? " note=" : "", note ? note : "", (long long) t, st);
-                r = meta_mark(a, NULL);
+                /* A flap decided, and the same-MAC re-plug verified: the next migration skips the flap
+                 * (trigger/fingerprint.h); a flap that verified keeps the flap. */
+                r = meta_mark(a, NULL, !a->decided_flap                         ? WORKED_NONE
+                                       : act_kind(a) == ACTION_FLAP              ? WORKED_FLAP
+                                       : strcasecmp(a->mac_now, a->mac_had) == 0 ? WORKED_REPLUG
+                                                                                 : WORKED_NONE);
                 if (r < 0)
                         act_log(a, LOG_LEVEL_WARN, "cannot update relink metadata: %s", virt_strerror(r));
                 break;
@@ -500,7 +508,7 @@ static void start_verify(struct act *a) {
         }
         /* The guest's own NIC back in the slot (PLUG_HAD) is not the action done: a restart may retry it. */
         if (a->plugged != PLUG_HAD) {
-                r = meta_mark(a, action_to_string(act_kind(a)));
+                r = meta_mark(a, action_to_string(act_kind(a)), WORKED_NONE);
                 if (r < 0)
                         act_log(a, LOG_LEVEL_WARN, "cannot mark the action applied in the relink metadata: %s",
                                 virt_strerror(r));
@@ -1181,6 +1189,7 @@ int action_start(const struct action_req *q) {
         snprintf(a->recname, sizeof(a->recname), "%s/%s@%s", q->rec->network, q->rec->container_id, q->rec->ifname);
         a->rec = *q->rec;
         a->first_kind = q->kind;
+        a->decided_flap = q->kind == ACTION_FLAP && !q->resume;
         a->migrated = q->migrated;
         a->t_event = q->t_event;
         a->next = acts;

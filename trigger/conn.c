@@ -61,6 +61,7 @@
 #include "trigger/action.h"
 #include "trigger/callgate.h"
 #include "trigger/conn.h"
+#include "trigger/guestwatch.h"
 #include "trigger/launcher.h"
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
@@ -269,6 +270,7 @@ static void on_lifecycle(virConnectPtr vc, virDomainPtr dom, int event, int deta
                 break;
         case VIR_DOMAIN_EVENT_STOPPED:
                 action_domain_gone(c->pod, dom);
+                guestwatch_domain_gone(c->pod, dom);
                 break;
         default:
                 break;
@@ -350,6 +352,7 @@ static void conn_teardown(struct conn *c) {
         c->t_state = now_ms();
         p->alive = false;
         action_pod_lost(p);
+        guestwatch_pod_lost(p);
         deregister_detached(p, c->cb_lifecycle, c->cb_removed);
         c->cb_lifecycle = c->cb_removed = -1;
         pod_unref(p);      /* the conn's reference; the connection closes when the last one goes */

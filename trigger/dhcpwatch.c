@@ -40,7 +40,7 @@ static bool dhcp_port(uint16_t p) {
 }
 
 int dhcp_parse_frame(const uint8_t *frame, size_t len, struct dhcp_seen *ret) {
-        struct dhcp_seen seen = {};
+        struct dhcp_seen seen = { .client_id_type = -1 };
         const uint8_t *p = frame, *opt, *end;
         size_t off = 12, ihl, tot, ulen;
         uint16_t type;
@@ -115,6 +115,8 @@ int dhcp_parse_frame(const uint8_t *frame, size_t len, struct dhcp_seen *ret) {
                 olen = opt[1];
                 if (end - (opt + 2) < olen)
                         return -EINVAL;
+                if (seen.n_opts < DHCP_SEEN_MAX_OPTS)
+                        seen.opts[seen.n_opts++] = code;
                 switch (code) {
                 case 53:
                         if (olen != 1)
@@ -130,6 +132,26 @@ int dhcp_parse_frame(const uint8_t *frame, size_t len, struct dhcp_seen *ret) {
                         if (olen != 4)
                                 return -EINVAL;
                         ip4_format(opt + 2, seen.server_id);
+                        break;
+                case 55:
+                        seen.has_prl = true;
+                        for (unsigned i = 0; i < olen && seen.n_prl < DHCP_SEEN_MAX_PRL; i++)
+                                seen.prl[seen.n_prl++] = opt[2 + i];
+                        break;
+                case 60:
+                        seen.has_vendor = true;
+                        for (unsigned i = 0; i < olen && i + 1 < sizeof(seen.vendor); i++)
+                                seen.vendor[i] = opt[2 + i] >= 0x20 && opt[2 + i] < 0x7f ? (char) opt[2 + i] : '?';
+                        break;
+                case 61:
+                        seen.client_id_len = olen;
+                        seen.client_id_type = olen ? opt[2] : -1;
+                        break;
+                case 12:
+                        seen.has_hostname = true;
+                        break;
+                case 81:
+                        seen.has_fqdn = true;
                         break;
                 }
                 opt += 2 + olen;
@@ -159,8 +181,26 @@ static struct sock_filter dhcp_filter[] = {
         BPF_STMT(BPF_RET | BPF_K, 0),                             /* 14 drop */
 };
 
-static int open_packet_socket(const char *ifname, int *ret_fd) {
-        struct sock_fprog prog = { .len = ARRAY_SIZE(dhcp_filter), .filter = dhcp_filter };
+/* udp and dst port 67 (the client's frames), IPv4 only, first fragments only. */
+static struct sock_filter dhcp_client_filter[] = {
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),                   /* 0  ethertype */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 8),      /* 1  → drop */
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23),                   /* 2  protocol */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 6),   /* 3  → drop */
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 20),                   /* 4  flags/frag offset */
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),       /* 5  → drop */
+        BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 14),                  /* 6  x = IHL*4 */
+        BPF_STMT(BPF_LD | BPF_H | BPF_IND, 16),                   /* 7  destination port */
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 67, 0, 1),            /* 8  → accept : drop */
+        BPF_STMT(BPF_RET | BPF_K, 0x40000),                       /* 9  accept */
+        BPF_STMT(BPF_RET | BPF_K, 0),                             /* 10 drop */
+};
+
+static int open_packet_socket(const char *ifname, bool client_only, int *ret_fd) {
+        struct sock_fprog prog = {
+                .len = client_only ? ARRAY_SIZE(dhcp_client_filter) : ARRAY_SIZE(dhcp_filter),
+                .filter = client_only ? dhcp_client_filter : dhcp_filter,
+        };
         struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
         _cleanup_close_ int fd = -1;
         unsigned idx;
@@ -181,7 +221,7 @@ static int open_packet_socket(const char *ifname, int *ret_fd) {
         return 0;
 }
 
-int dhcpwatch_open(int netns_fd, const char *ifname, int *ret_fd) {
+static int open_in_netns(int netns_fd, const char *ifname, bool client_only, int *ret_fd) {
         int saved = -1, fd = -1, r;
 
         if (netns_fd < 0 || !ifname || !*ifname || strlen(ifname) >= IFNAMSIZ || !ret_fd)
@@ -189,12 +229,20 @@ int dhcpwatch_open(int netns_fd, const char *ifname, int *ret_fd) {
         r = netns_enter(netns_fd, &saved);
         if (r < 0)
                 return r;
-        r = open_packet_socket(ifname, &fd);
+        r = open_packet_socket(ifname, client_only, &fd);
         netns_leave(saved);
         if (r < 0)
                 return r;
         *ret_fd = fd;
         return 0;
+}
+
+int dhcpwatch_open(int netns_fd, const char *ifname, int *ret_fd) {
+        return open_in_netns(netns_fd, ifname, false, ret_fd);
+}
+
+int dhcpwatch_open_client(int netns_fd, const char *ifname, int *ret_fd) {
+        return open_in_netns(netns_fd, ifname, true, ret_fd);
 }
 
 int dhcpwatch_read(int fd, struct dhcp_seen *ret) {

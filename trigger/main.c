@@ -22,6 +22,7 @@
 #include "trigger/action.h"
 #include "trigger/callgate.h"
 #include "trigger/conn.h"
+#include "trigger/guestwatch.h"
 #include "trigger/httpmetrics.h"
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
@@ -174,6 +175,7 @@ int main(int argc, char **argv) {
 
         log_info("signal %d: shutting down (%u action(s) in flight)", (int) quit, actions_active());
         actions_shutdown();
+        guestwatch_shutdown();
         jobs_cancel_all();
         conns_stop();
         httpmetrics_stop();

@@ -27,6 +27,11 @@ static int encode_nic(xmlNodePtr parent, const struct meta_nic *m) {
         snprintf(buf, sizeof(buf), "%u", id->mtu);
         if (id->mtu && !set_attr(nic, "mtu", buf))
                 return -ENOMEM;
+        if (m->client != CLIENT_UNKNOWN && (!set_attr(nic, "client", client_to_string(m->client)) ||
+                                            !set_attr(nic, "client-src", client_src_to_string(m->client_src))))
+                return -ENOMEM;
+        if (m->worked != WORKED_NONE && !set_attr(nic, "worked", worked_to_string(m->worked)))
+                return -ENOMEM;
         if (*m->applied && !set_attr(nic, "applied", m->applied))
                 return -ENOMEM;
         for (size_t i = 0; i < id->n_ips; i++) {
@@ -58,7 +63,8 @@ int metadata_encode(const struct meta_nic *nics, size_t n, char **ret_xml) {
         if (n > RELINK_META_MAX_NICS || (n && !nics))
                 return -EINVAL;
         for (size_t i = 0; i < n; i++)
-                if (nics[i].id.n_ips > RECORD_MAX_IPS || nics[i].id.n_routes > RECORD_MAX_ROUTES)
+                if (nics[i].id.n_ips > RECORD_MAX_IPS || nics[i].id.n_routes > RECORD_MAX_ROUTES ||
+                    nics[i].client >= _CLIENT_MAX || nics[i].client_src >= _SRC_MAX || nics[i].worked >= _WORKED_MAX)
                         return -EINVAL;
         doc = xmlNewDoc(BAD_CAST "1.0");
         root = doc ? xmlNewNode(NULL, BAD_CAST "nics") : NULL;
@@ -142,6 +148,7 @@ static bool cidr_valid(const char *s) {          /* "default", "A" or "A/P" */
 
 static int decode_nic(xmlNodePtr nic, struct meta_nic *m) {
         struct nic_identity *id = &m->id;
+        char buf[32];
 
         memset(m, 0, sizeof(*m));
         if (!get_attr(nic, "pci", m->pci, sizeof(m->pci), true) || !pci_valid(m->pci))
@@ -154,6 +161,14 @@ static int decode_nic(xmlNodePtr nic, struct meta_nic *m) {
                 m->applied[0] = '\0';          /* too long: not a kind this relinkd knows */
         if (!streq(m->applied, "flap") && !streq(m->applied, "reattach"))
                 m->applied[0] = '\0';
+        /* Knowledge about the guest, not its identity: what this version cannot read is not known. */
+        if (!get_attr(nic, "client", buf, sizeof(buf), false) || client_from_string(buf, &m->client) < 0 ||
+            !get_attr(nic, "client-src", buf, sizeof(buf), false) || client_src_from_string(buf, &m->client_src) < 0) {
+                m->client = CLIENT_UNKNOWN;
+                m->client_src = SRC_NONE;
+        }
+        if (!get_attr(nic, "worked", buf, sizeof(buf), false) || worked_from_string(buf, &m->worked) < 0)
+                m->worked = WORKED_NONE;
 
         for (xmlNodePtr c = nic->children; c; c = c->next) {
                 if (xml_is_elem(c, "ip")) {

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* What each NIC was configured for, stored in the domain's own metadata so it migrates with it.
- * Element: <nics><nic pci=".." mac=".." mtu=".." [applied="flap|reattach"]><ip address=".." prefix=".." gateway=".."/>
- *          <route dst=".." gw=".."/></nic></nics>
+ * Element: <nics><nic pci=".." mac=".." mtu=".." [applied="flap|reattach"] [client=".." client-src=".."]
+ *          [worked=".."]><ip address=".." prefix=".." gateway=".."/><route dst=".." gw=".."/></nic></nics>
  * applied: the action of that kind has made its last change to the NIC (link up, new NIC attached) and
  * its verification has not ended yet: a relinkd that finds it on a NIC no action of its own is working on
  * knows the action was done (not to be repeated) but never verified. Absent once verified.
+ * client/client-src: the guest's DHCP client on that NIC and where relinkd saw it (trigger/fingerprint.h,
+ * written by trigger/guestwatch.c); worked: what made the guest take the pod's network the last time a
+ * flap was decided (written by the action when it verifies). A client or worked name this version does
+ * not know reads as unknown (a newer relinkd may have written it); absent attributes read as unknown.
  * Write it with virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, RELINK_META_KEY, RELINK_META_URI, ..)
  * (libvirt adds the namespace itself). */
 #pragma once
@@ -12,13 +16,21 @@
 #include <stddef.h>
 
 #include "trigger/decide.h"
+#include "trigger/fingerprint.h"
 
 #define RELINK_META_URI "https://relink.dev/xmlns/relinkd/1"
 #define RELINK_META_KEY "relink"
 #define RELINK_META_MAX_NICS 64
 #define RELINK_META_MAX_BYTES (1024 * 1024)
 
-struct meta_nic { char pci[16]; struct nic_identity id; char applied[16]; };
+struct meta_nic {
+        char pci[16];
+        struct nic_identity id;
+        char applied[16];
+        enum guest_client client;    /* CLIENT_UNKNOWN: not known */
+        enum client_src client_src;
+        enum worked worked;
+};
 
 /* 0, or -EINVAL when an entry would not decode (empty/invalid pci or mac, bad address, duplicate pci). */
 int metadata_encode(const struct meta_nic *nics, size_t n, char **ret_xml);

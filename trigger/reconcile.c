@@ -15,6 +15,8 @@
 #include "trigger/action.h"
 #include "trigger/decide.h"
 #include "trigger/dhcpprobe.h"
+#include "trigger/fingerprint.h"
+#include "trigger/guestwatch.h"
 #include "trigger/loop.h"
 #include "trigger/metrics.h"
 #include "trigger/nicmap.h"
@@ -474,6 +476,7 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                 return;
         }
         snprintf(recname, sizeof(recname), "%s/%s@%s", rec->network, rec->container_id, rec->ifname);
+        guestwatch_follow(j->pod, j->dom, nic->pci, nic->target, had);
         if (action_busy(j->pod, j->dom, nic->pci)) {
                 log_debug("domain=%s nic=%s action already in progress", name, nic->pci);
                 return;
@@ -545,6 +548,19 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                                  (long long) (now_ms() - j->t_parked));
         }
         decide_served(&in, &d);
+        /* MAC kept: the guest's DHCP client (or what worked last time) may make the flap futile. */
+        const char *skip_why = NULL;
+        bool skip_flap = d.kind == ACTION_FLAP &&
+                         fingerprint_skip_flap(had ? had->client : CLIENT_UNKNOWN, had ? had->worked : WORKED_NONE,
+                                               &skip_why);
+        char client[96] = "";
+        if (d.kind == ACTION_FLAP)
+                snprintf(client, sizeof(client), " client=%s (%s)%s%s first=%s",
+                         client_to_string(had ? had->client : CLIENT_UNKNOWN),
+                         client_src_to_string(had ? had->client_src : SRC_NONE),
+                         had && had->worked != WORKED_NONE ? " worked=" : "",
+                         had && had->worked != WORKED_NONE ? worked_to_string(had->worked) : "",
+                         skip_flap ? "reattach" : "flap");
         if (d.kind == ACTION_NONE && !trigger_is_migration(j->why)) {
                 log_debug("domain=%s nic=%s record=%s unchanged (%s)", name, nic->pci, recname, d.evidence);
                 return;
@@ -554,9 +570,9 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
         if (rule.observe != OBSERVE_OFF)
                 snprintf(obs, sizeof(obs), " observe=%s", observe_src_to_string(rule.observe));
         log_info("domain=%s nic=%s mac=%s record=%s decision=%s reason=\"%s\" %s probe_src=%s mac_new=%s "
-                 "mac_alt=%s trigger=%s t_ms=%lld first_call_ms=%lld policy=%s(%s)%s", name, nic->pci, nic->mac,
+                 "mac_alt=%s%s trigger=%s t_ms=%lld first_call_ms=%lld policy=%s(%s)%s", name, nic->pci, nic->mac,
                  recname, action_to_string(d.kind), d.reason, d.evidence, src, d.mac_new,
-                 *d.mac_alt ? d.mac_alt : "-", trigger_to_string(j->why), (long long) (now_ms() - j->t_event),
+                 *d.mac_alt ? d.mac_alt : "-", client, trigger_to_string(j->why), (long long) (now_ms() - j->t_event),
                  (long long) (j->snap.t_call - j->t_event), policy_to_string(rule.policy),
                  policy_src_to_string(rule.src), obs);
         statusring_decision(j->uuid, name, j->pod->label, nic->pci, nic->mac, recname, d.kind, d.reason, d.evidence,
@@ -585,6 +601,7 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                 .mac_new = d.mac_new, .mac_alt = d.mac_alt,
                 .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
                 .allow = rule.policy == POLICY_ANY ? 0 : policy_allow(rule.policy),   /* 0: all */
+                .skip_flap = skip_flap,
         });
         if (r == -EPERM) {
                 /* a narrowing policy left the ladder empty (e.g. no usable MAC for the rungs it

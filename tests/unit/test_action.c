@@ -142,7 +142,7 @@ static void assert_rule(const char *pci, const char *mac, bool outstanding) {
                 assert_false(action_busy(dom.pod, fake_domptr(&dom), pci));
 }
 
-static int start_on(const char *pci, enum action kind, const char *mac_new, const char *mac_alt) {
+static int start_on_skip(const char *pci, enum action kind, const char *mac_new, const char *mac_alt, bool skip_flap) {
         struct dom_nic *nics = NULL;
         size_t n = 0;
         int i, r;
@@ -153,6 +153,7 @@ static int start_on(const char *pci, enum action kind, const char *mac_new, cons
         r = action_start(&(struct action_req) {
                 .pod = pod, .dom = fake_domptr(&dom), .nic = &nics[i], .rec = &rec, .kind = kind,
                 .mac_new = mac_new, .mac_alt = mac_alt, .t_event = fake_now_ms(), .migrated = true,
+                .skip_flap = skip_flap,
         });
         dom_nics_free(nics, n);
         return r;
@@ -174,6 +175,22 @@ static int start_allowed(enum action kind, const char *mac_new, const char *mac_
         });
         dom_nics_free(nics, n);
         return r;
+}
+
+static int start_on(const char *pci, enum action kind, const char *mac_new, const char *mac_alt) {
+        return start_on_skip(pci, kind, mac_new, mac_alt, false);
+}
+
+/* What the domain's relink metadata says worked for pci (WORKED_NONE without an entry). */
+static enum worked worked_for(const char *pci) {
+        _cleanup_free_ struct meta_nic *m = NULL;
+        size_t n = 0;
+        const struct meta_nic *e;
+
+        if (virtdom_meta_get(fake_domptr(&dom), &m, &n) < 0)
+                return WORKED_NONE;
+        e = metadata_find(m, n, pci);
+        return e ? e->worked : WORKED_NONE;
 }
 
 static void start(enum action kind, const char *mac_new, const char *mac_alt) {
@@ -214,6 +231,56 @@ static void test_flap_ignored_replug_same_mac(void **state) {
         assert_int_equal(result(ACTION_FLAP, RESULT_ESCALATED), 1);
         assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
         assert_rule(PCI, OLD, false);
+}
+
+/* The guest's DHCP client is known to ignore a flap (NM, dhclient): the ladder starts at the same-MAC
+ * re-plug — no link down at all — and a re-plug that verified is what worked. */
+static void test_skip_flap_replugs_at_once(void **state) {
+        snprintf(dom.served_mac[0], 18, OLD);
+        dom.dhcp_on_flap = true;                     /* would renew on a flap: the flap must not happen */
+        assert_int_equal(start_on_skip(PCI, ACTION_FLAP, NULL, NULL, true), 0);
+        fake_run(300 + 600);
+        assert_string_equal(dom.links, "");
+        assert_int_equal(dom.n_attached, 1);
+        assert_string_equal(dom.attached[0], OLD);
+        assert_int_equal(result(ACTION_FLAP, RESULT_ESCALATED), 0);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_int_equal(log_count("escalate from=flap"), 0);
+        assert_int_equal(worked_for(PCI), WORKED_REPLUG);
+        assert_rule(PCI, OLD, false);
+}
+
+static void test_skip_flap_failed_says_first_reattach(void **state) {
+        dom.served_mac[0][0] = '\0';
+        assert_int_equal(start_on_skip(PCI, ACTION_FLAP, NULL, ALT, true), 0);
+        fake_run(300 + 8000 + 300 + 8000);
+        assert_string_equal(dom.links, "");
+        assert_int_equal(result(ACTION_REATTACH, RESULT_FAILED), 1);
+        assert_logged("FAILED kind=reattach first=reattach reason=\"DHCP unanswered for MAC " OLD " (and " ALT ")\"");
+        assert_int_equal(worked_for(PCI), WORKED_NONE);
+        assert_rule(PCI, ALT, false);              /* the last candidate stays plugged */
+}
+
+/* What worked is remembered: a flap that had to escalate to the same-MAC re-plug → replug; a flap that
+ * verified → flap; a decided re-attach (MAC changed) says nothing about flaps. */
+static void test_worked_recorded(void **state) {
+        snprintf(dom.served_mac[0], 18, OLD);
+        start(ACTION_FLAP, NULL, NULL);
+        fake_run(1000 + 3000 + 300 + 600);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_int_equal(worked_for(PCI), WORKED_REPLUG);
+
+        dom.dhcp_on_flap = true;
+        start(ACTION_FLAP, NULL, NULL);
+        fake_run(1000 + 600);
+        assert_int_equal(result(ACTION_FLAP, RESULT_VERIFIED), 1);
+        assert_int_equal(worked_for(PCI), WORKED_FLAP);
+
+        snprintf(dom.served_mac[0], 18, NEW);
+        start(ACTION_REATTACH, NEW, NULL);
+        fake_run(300 + 600);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 2);
+        assert_int_equal(worked_for(PCI), WORKED_FLAP);
 }
 
 static void test_flap_unanswered_climbs_to_alt(void **state) {
@@ -1054,6 +1121,9 @@ int main(void) {
                 T(test_allow_nothing_left_is_eperm),
                 T(test_flap_verified),
                 T(test_flap_ignored_replug_same_mac),
+                T(test_skip_flap_replugs_at_once),
+                T(test_skip_flap_failed_says_first_reattach),
+                T(test_worked_recorded),
                 T(test_flap_unanswered_climbs_to_alt),
                 T(test_flap_link_up_retried),
                 T(test_flap_link_down_refused_replugs),

@@ -58,6 +58,9 @@ static void assert_meta_equal(const struct meta_nic *a, const struct meta_nic *b
                 assert_string_equal(a->id.routes[i].gw, b->id.routes[i].gw);
         }
         assert_true(nic_identity_equal(&a->id, &b->id));
+        assert_int_equal(a->client, b->client);
+        assert_int_equal(a->client_src, b->client_src);
+        assert_int_equal(a->worked, b->worked);
 }
 
 static void test_round_trip(void **state) {
@@ -79,6 +82,77 @@ static void test_round_trip(void **state) {
         assert_ptr_equal(metadata_find(out, n, "0000:01:00.0"), &out[0]);
         assert_null(metadata_find(out, n, "0000:00:04.0"));
         assert_null(metadata_find(out, n, ""));
+}
+
+/* What relinkd knows about the guest's DHCP client and what worked travels in the same entry. */
+static void test_guest_knowledge(void **state) {
+        static struct meta_nic in[2];
+        _cleanup_free_ struct meta_nic *out = NULL;
+        _cleanup_free_ char *xml = NULL;
+        size_t n = 0;
+
+        sample(in);
+        in[0].client = CLIENT_NM;
+        in[0].client_src = SRC_BOOT;
+        in[0].worked = WORKED_REPLUG;
+        in[1].client = CLIENT_NETWORKD;
+        in[1].client_src = SRC_RENEWAL;
+        assert_int_equal(metadata_encode(in, 2, &xml), 0);
+        assert_non_null(strstr(xml, "client=\"nm\" client-src=\"boot\" worked=\"replug\""));
+        assert_non_null(strstr(xml, "client=\"networkd\" client-src=\"renewal\""));
+        assert_int_equal(metadata_decode(xml, &out, &n), 0);
+        assert_int_equal(n, 2);
+        assert_meta_equal(&in[0], &out[0]);
+        assert_meta_equal(&in[1], &out[1]);
+
+        /* Unknown is not written at all. */
+        free(xml);
+        xml = NULL;
+        sample(in);
+        assert_int_equal(metadata_encode(in, 2, &xml), 0);
+        assert_null(strstr(xml, "client"));
+        assert_null(strstr(xml, "worked"));
+
+        /* Out-of-range values are not encoded. */
+        free(xml);
+        xml = NULL;
+        in[0].client = _CLIENT_MAX;
+        assert_int_equal(metadata_encode(in, 2, &xml), -EINVAL);
+        in[0].client = CLIENT_NM;
+        in[0].worked = _WORKED_MAX;
+        assert_int_equal(metadata_encode(in, 2, &xml), -EINVAL);
+}
+
+/* A name this version does not know (a newer relinkd wrote it) reads as unknown; the identity stays. */
+static void test_guest_knowledge_lenient(void **state) {
+        static const char *const xmls[] = {
+                "<nics><nic pci=\"0000:00:03.0\" mac=\"0a:58:0a:f4:01:05\" client=\"plan9\" client-src=\"boot\" "
+                "worked=\"magic\"/></nics>",
+                "<nics><nic pci=\"0000:00:03.0\" mac=\"0a:58:0a:f4:01:05\" client=\"nm\" worked=\"\"/></nics>",
+                "<nics><nic pci=\"0000:00:03.0\" mac=\"0a:58:0a:f4:01:05\" client=\"nm\" client-src=\"later\"/></nics>",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(xmls); i++) {
+                _cleanup_free_ struct meta_nic *out = NULL;
+                size_t n = 0;
+
+                assert_int_equal(metadata_decode(xmls[i], &out, &n), 0);
+                assert_int_equal(n, 1);
+                assert_string_equal(out[0].id.mac, "0a:58:0a:f4:01:05");
+                assert_int_equal(out[0].client, CLIENT_UNKNOWN);
+                assert_int_equal(out[0].client_src, SRC_NONE);
+                assert_int_equal(out[0].worked, WORKED_NONE);
+        }
+        {
+                _cleanup_free_ struct meta_nic *out = NULL;
+                size_t n = 0;
+
+                assert_int_equal(metadata_decode("<nics><nic pci=\"0000:00:03.0\" mac=\"0a:58:0a:f4:01:05\" "
+                                                 "client=\"dhclient\" client-src=\"renewal\" worked=\"flap\"/></nics>",
+                                                 &out, &n), 0);
+                assert_int_equal(out[0].client, CLIENT_DHCLIENT);
+                assert_int_equal(out[0].client_src, SRC_RENEWAL);
+                assert_int_equal(out[0].worked, WORKED_FLAP);
+        }
 }
 
 static void test_empty(void **state) {
@@ -309,6 +383,8 @@ static void test_append(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_guest_knowledge),
+                cmocka_unit_test(test_guest_knowledge_lenient),
                 cmocka_unit_test(test_empty),
                 cmocka_unit_test(test_namespaced),
                 cmocka_unit_test(test_applied),
