@@ -67,7 +67,7 @@ static void gw_write(void *opaque) {
         int r;
 
         w->write_timer = 0;
-        if (!w->pod->alive || w->seen == w->known)
+        if (!w->pod->alive || w->seen == CLIENT_UNKNOWN || w->seen == w->known)
                 return;
         r = virtdom_meta_get(w->dom, &nics, &n);
         if (r < 0 && r != -ENOENT) {
@@ -103,6 +103,17 @@ static void gw_write(void *opaque) {
         /* No entry yet: the first sight writes it; the next packet tries again. */
         log_debug("domain=%s nic=%s client=%s seen before the NIC's identity was recorded", name, w->pci,
                   client_to_string(w->seen));
+}
+
+/* Schedule a metadata update when the packets say something the metadata does not. */
+static void gw_want_write(struct gw *w) {
+        int t;
+
+        if (w->seen == CLIENT_UNKNOWN || w->seen == w->known || w->write_timer > 0)
+                return;
+        t = timer_after(0, gw_write, w);
+        if (t > 0)
+                w->write_timer = t;
 }
 
 static void gw_reopen(void *opaque);
@@ -141,11 +152,7 @@ static void gw_readable(int fd, void *opaque) {
                         continue;
                 w->seen = c;
                 w->seen_src = src;
-                if (w->seen != w->known && w->write_timer <= 0) {
-                        int t = timer_after(0, gw_write, w);
-                        if (t > 0)
-                                w->write_timer = t;
-                }
+                gw_want_write(w);
         }
         if (r != -EAGAIN)
                 gw_schedule_reopen(w, r);       /* e.g. ENETDOWN: the tap went away */
@@ -201,8 +208,10 @@ void guestwatch_follow(struct pod *p, virDomainPtr dom, const char *pci, const c
                 w = NULL;
         }
         if (w) {
-                if (had)
-                        w->known = had->client;
+                /* The metadata may have been rewritten from an older snapshot (a first sight of another
+                 * NIC), or the client seen before the entry existed: say it again. */
+                w->known = had ? had->client : CLIENT_UNKNOWN;
+                gw_want_write(w);
                 return;
         }
         w = calloc(1, sizeof(*w));
@@ -214,7 +223,8 @@ void guestwatch_follow(struct pod *p, virDomainPtr dom, const char *pci, const c
         memcpy(w->uuid, uuid, sizeof(uuid));
         snprintf(w->pci, sizeof(w->pci), "%s", pci);
         snprintf(w->tap, sizeof(w->tap), "%s", tap);
-        w->known = w->seen = had ? had->client : CLIENT_UNKNOWN;
+        w->known = had ? had->client : CLIENT_UNKNOWN;
+        w->seen = CLIENT_UNKNOWN;
         w->next = watches;
         watches = w;
         r = gw_open(w);

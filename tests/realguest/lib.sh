@@ -75,7 +75,8 @@ rg_init() {
 
 declare -A RG_STACK RG_PATH RG_VMI
 # rg_case NAME STACK new|pin — new: the VM's MAC is the pod's (a new one on the target: re-attach);
-# pin: the VMI pins its MAC (unchanged on the target: flap, escalated to a re-attach for NM/ifupdown).
+# pin: the VMI pins its MAC (unchanged on the target: flap for networkd; the same-MAC re-plug at once for
+# NM/ifupdown, whose DHCP clients relinkd recognised at boot).
 rg_case() { RG_STACK[$1]=$2 RG_PATH[$1]=$3 RG_VMI[$1]=$1; }
 
 # rg_create NAME VMI — pod + launcher + libvirtd + Debian VM on node 1.
@@ -153,9 +154,14 @@ rg_migrate_case() {
 		# relinkd escalates. Either verdict is a recovery here; which one it was is printed.
 		want_kind='(flap|reattach)'
 		echo "# $name: networkd flap $(grep -q ' escalate ' <<<"$dlines" && echo "escalated to a re-attach (harness DHCP server dropped the INIT-REBOOT REQUEST)" || echo "verified without escalation")"
+		check_re "$name: relinkd knew the networkd client from its boot DHCP and kept the flap" \
+			"$(grep -m1 'decision=' <<<"$dlines")" 'client=networkd \(boot\) first=flap '
 	elif [ "$path" = pin ]; then
-		check_re "$name: relinkd escalated flap → reattach ($stack ignores a 1 s flap)" \
-			"$(grep -m1 -o 'escalate from=[a-z]* to=[a-z]*' <<<"$dlines")" 'escalate from=flap to=reattach'
+		# NetworkManager (carrier-wait 6 s) and ifupdown (no carrier watch) ignore a 1 s flap; relinkd saw
+		# their DHCP clients at boot (trigger/fingerprint.c) and goes straight to the same-MAC re-plug.
+		check_re "$name: relinkd knew the $stack client from its boot DHCP and skipped the flap" \
+			"$(grep -m1 'decision=' <<<"$dlines")" "client=$([ "$stack" = nm ] && echo nm || echo dhclient) \\(boot\\) first=reattach "
+		expect_eq "$name: no futile flap (no escalation)" "$(grep -c ' escalate ' <<<"$dlines")" 0
 	fi
 	check_re "$name: relinkd verified the ${want_kind//|/ or }" "$done" " verified kind=$want_kind "
 	expect_eq "$name: no FAILED verdict" "$(grep -c ' FAILED ' <<<"$dlines")" 0
