@@ -31,6 +31,7 @@ client_boot nd-fp 1 --mac "$(rl_mac)" -- --stack networkd --ping "$SERVER_IP" ||
 client_boot native-fp 1 --mac "$(rl_mac)" -- --stack nm --cmdline relink.dhcp_id=native --ping "$SERVER_IP" || exit 1
 relinkd_stop 1
 client_boot unk-fp 1 --mac "$(rl_mac)" -- --stack nm --ping "$SERVER_IP" || exit 1
+# shellcheck disable=SC2034 # rlines reads it
 RMARK=$(relinkd_mark 1)
 relinkd_start 1
 # The restarted relinkd records unk-fp's identity (first sight), nothing about its client.
