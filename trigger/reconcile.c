@@ -476,12 +476,13 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                 return;
         }
         snprintf(recname, sizeof(recname), "%s/%s@%s", rec->network, rec->container_id, rec->ifname);
-        guestwatch_follow(j->pod, j->dom, nic->pci, nic->target, had);
         if (action_busy(j->pod, j->dom, nic->pci)) {
                 log_debug("domain=%s nic=%s action already in progress", name, nic->pci);
                 return;
         }
         policy_resolve(&rec->policy, relinkd_cfg->dry_run, &rule);
+        if (rule.observe == OBSERVE_OFF)        /* it writes the client into the domain's metadata */
+                guestwatch_follow(j->pod, j->dom, nic->pci, nic->target, had);
         if (plan == PLAN_FIRST_SIGHT && rule.observe != OBSERVE_OFF) {
                 /* Observe-only writes nothing into the domain, not even its first-sight identity. */
                 log_info("domain=%s nic=%s mac=%s record=%s first-sight trigger=%s observe=%s: would record "
