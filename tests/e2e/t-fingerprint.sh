@@ -22,6 +22,8 @@ e2e_world --relinkd
 
 META_URI=https://relink.dev/xmlns/relinkd/1
 meta() { pod_virsh "$(vm_pod "$1")" metadata "$(vm_domain "$1")" "$META_URI" 2>&1; }
+# meta_has VMI ERE — the domain's relink metadata matches ERE (a named waiter for rl_wait).
+meta_has() { meta "$1" | grep -E -- "$2" >/dev/null; }
 all_rlines() { grep -F "domain=$(vm_domain "$1") " "$RUN/n$2/relinkd.log"; }
 
 scenario "boot the clients"
@@ -35,13 +37,13 @@ client_boot unk-fp 1 --mac "$(rl_mac)" -- --stack nm --ping "$SERVER_IP" || exit
 RMARK=$(relinkd_mark 1)
 relinkd_start 1
 # The restarted relinkd records unk-fp's identity (first sight), nothing about its client.
-rl_wait 30 eval 'rlines unk-fp 1 | grep -q " first-sight "' ||
+rl_wait 30 rlines_has unk-fp 1 ' first-sight ' ||
 	not_ok "unk-fp: node 1's restarted relinkd recorded its identity" "$(rlines unk-fp 1 | tail -5)"
 
 scenario "relinkd learnt the clients from their boot DHCP"
 for v in nm-fp:nm ifup-fp:dhclient nd-fp:networkd native-fp:udhcpc; do
 	vmi=${v%%:*} c=${v#*:}
-	rl_wait 20 eval 'meta "$vmi" | grep -q "client=\"$c\""'
+	rl_wait 20 meta_has "$vmi" "client=\"$c\""
 	check_re "$vmi: domain metadata says client=$c (boot)" "$(meta "$vmi" | grep -o 'client="[^"]*" client-src="[^"]*"')" \
 		"^client=\"$c\" client-src=\"boot\"$"
 	check_eq "$vmi: relinkd logged the client once (written only on change)" \
