@@ -550,10 +550,9 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
         }
         decide_served(&in, &d);
         /* MAC kept: the guest's DHCP client (or what worked last time) may make the flap futile. */
-        const char *skip_why = NULL;
         bool skip_flap = d.kind == ACTION_FLAP &&
                          fingerprint_skip_flap(had ? had->client : CLIENT_UNKNOWN, had ? had->worked : WORKED_NONE,
-                                               &skip_why);
+                                               NULL);
         char client[96] = "";
         if (d.kind == ACTION_FLAP)
                 snprintf(client, sizeof(client), " client=%s (%s)%s%s first=%s",
