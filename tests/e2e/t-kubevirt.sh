@@ -12,8 +12,9 @@
 #   k18-<stack>:  profile kubevirt-1.8, no spec MAC: the target's DHCP server serves the *new pod's* MAC
 #                 → re-attach with that MAC (guest: nic-del, nic-add with the new MAC).
 #   k19-<stack>:  profile kubevirt-1.9, no spec MAC: the target serves the MAC the VM already has
-#                 → keep the MAC: flap (networkd renews; nm and ifupdown ignore a 1 s flap, so relinkd
-#                 escalates to a re-plug with the *same* MAC); the NIC's MAC never changes.
+#                 → keep the MAC: flap (networkd renews; nm and ifupdown ignore a 1 s flap, and relinkd,
+#                 which saw their DHCP clients at boot, re-plugs them with the *same* MAC at once); the
+#                 NIC's MAC never changes.
 #   spec-<stack>: profile spec-mac, fixed MAC in the VM spec, the pods get random MACs; the target serves
 #                 the spec MAC → as k19.
 #   Stacks: networkd, nm, ifupdown (the busybox guest emulates each; guest/README.md).
