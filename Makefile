@@ -207,7 +207,7 @@ guest:
 	$(Q)./guest/build.sh
 
 demo: setup
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/tools/kvdhcpd
 	$(Q)./cluster/demo.sh
 
 bench: setup

@@ -84,7 +84,7 @@ step "Boot a server VM and two client VMs on node 1 (each in its own launcher po
 say "Launcher pod = KubeVirt's non-root launcher: libvirtd in session mode as user $RL_QEMU_USER, its socket" \
 	"in the pod's emptyDir libvirt-runtime; from the node that socket is" "" \
 	"  (\$RUN/n1/kubelet/pods/<pod-uid>/volumes/kubernetes.io~empty-dir/libvirt-runtime/virtqemud-sock)" "" \
-	"Bridge binding: pod eth0 renamed eth0-nic, bridge k6t-eth0, tap0 (owned by $RL_QEMU_USER), and dnsmasq" \
+	"Bridge binding: pod eth0 renamed eth0-nic, bridge k6t-eth0, tap0 (owned by $RL_QEMU_USER), and a DHCP server with KubeVirt's semantics (tests/tools/kvdhcpd)" \
 	"handing the pod's IP to one MAC only, never NAKing. The guests run a systemd-networkd-like stack."
 vm_create 1 server --profile kubevirt-1.9 -- --stack networkd || die "server VM"
 SIP=$(pod_ip "$(vm_pod server)" eth0)
@@ -115,5 +115,5 @@ printf '    %-8s %-14s %-28s %-10s %s\n' VM profile "served MAC on the target" d
 printf '    %-8s %-14s %-28s %-10s %s ms\n' client kubevirt-1.9 "the VM's own (kept)" "$D1" "$O1" \
 	legacy kubevirt-1.8 "the new pod's (re-plugged)" "$D2" "$O2"
 say "" "Without relinkd both guests would keep their node-1 address and never reach the server again" \
-	"(tests/e2e/t-negative.sh proves it). Cleaning up: VMs, libvirtds, dnsmasqs, relinkds, CNI DEL, netns."
+	"(tests/e2e/t-negative.sh proves it). Cleaning up: VMs, libvirtds, DHCP servers, relinkds, CNI DEL, netns."
 exit 0

@@ -36,8 +36,8 @@
 #   └──────┬──────────────┬───────────────────┘          └─────────────────────────────────────────┘
 #          │ veth (eth0)  │ veth (pod6c270ef2f25, the multus network "net1", optional)
 #   ┌──────┴──────────────┴──── launcher pod: netns rl3f2ap1, "virt-launcher-<vmi>-<5 chars>" ──────────┐
-#   │ eth0-nic ─ k6t-eth0 (169.254.75.10/32, dnsmasq: pod IP, router, routes, MTU → served MAC) ─ tap0    │
-#   │ 6c270ef2f25-nic ─ k6t-6c270ef2f25 (169.254.75.11/32, dnsmasq)                ─ tap6c270ef2f25       │
+#   │ eth0-nic ─ k6t-eth0 (169.254.75.10/32, kvdhcpd: pod IP, router, routes, MTU → served MAC) ─ tap0    │
+#   │ 6c270ef2f25-nic ─ k6t-6c270ef2f25 (169.254.75.11/32, kvdhcpd)                ─ tap6c270ef2f25       │
 #   │ libvirtd (session mode, user libvirt-qemu: KubeVirt's non-root virtqemud)  QEMU "default_<vmi>"     │
 #   └──────────────────────────────────────────────────────────────────────────────────────────────────────┘
 #
@@ -72,7 +72,7 @@
 #
 #  Layout under $RUN (/run/relink-e2e/<id>):
 #    n<N>/net.d/*.conflist  n<N>/state (relink stateDir)  n<N>/ipam  n<N>/relinkd.log  n<N>/kubelet/pods/<uid>/…
-#    pods/<pod>/{node,netns,vmi,uid,launcher,cniargs,nets,nic-<if>.env,dnsmasq-<if>.*,rt → emptyDir,lv/,
+#    pods/<pod>/{node,netns,vmi,uid,launcher,cniargs,nets,nic-<if>.env,dhcp-<if>.* (kvdhcpd) or dnsmasq-<if>.*,rt → emptyDir,lv/,
 #                libvirtd.log,events.log}   x/<pod netns>/{config,cache,home} (a session daemon's XDG dirs)
 #    vms/<vmi>/{pod,spec,profile,launcher,specmac-<if>,domain.xml,console.log,console.ts}   mig/  pids
 #
@@ -97,6 +97,11 @@ RL_RELINK=${RL_RELINK:-1}
 RL_NS=default                     # Kubernetes namespace of every VMI
 RL_LAUNCHER=${RL_LAUNCHER:-session}
 RL_PROFILE=${RL_PROFILE:-kubevirt-1.8}
+# The launchers' DHCP server: kubevirt = build/tests/tools/kvdhcpd, KubeVirt's semantics (one client,
+# every REQUEST ACKed with the pod's address, never a NAK); dnsmasq = the stock server (it drops an
+# INIT-REBOOT REQUEST on a fresh target), kept to compare.
+RL_DHCP=${RL_DHCP:-kubevirt}
+RL_KVDHCPD=${RL_KVDHCPD:-$RL_ROOT/build/tests/tools/kvdhcpd}
 RL_CAPS_CACHE=${RL_CAPS_CACHE:-/var/cache/relink-e2e}
 RL_QEMU_USER=libvirt-qemu         # KubeVirt's launchers run as uid 107 "qemu"; Debian's QEMU user here
 
@@ -220,6 +225,7 @@ cluster_check() {
 		[ -x "$f" ] || missing+=("$f")
 	done
 	[ "$RL_RELINK" = 0 ] || [ -x "$RL_ROOT/bin/relink" ] || missing+=("$RL_ROOT/bin/relink")
+	[ "$RL_DHCP" != kubevirt ] || [ -x "$RL_KVDHCPD" ] || missing+=("$RL_KVDHCPD (make test-bins)")
 	[ -r "$RL_GUEST_DIR/vmlinuz" ] || missing+=("$RL_GUEST_DIR/vmlinuz")
 	[ -r "$RL_GUEST_DIR/initrd.img" ] || missing+=("$RL_GUEST_DIR/initrd.img")
 	[ ${#missing[@]} -eq 0 ] && return 0
@@ -438,7 +444,8 @@ launcher_names() {
 }
 
 # launcher_setup POD — per NIC: bridge, pod interface renamed (random MAC) and enslaved, tap enslaved (owned
-# by the QEMU user in a session launcher), pod IP removed and served by dnsmasq on the bridge.
+# by the QEMU user in a session launcher), pod IP removed and served on the bridge by a DHCP server with
+# KubeVirt's semantics (RL_DHCP=kubevirt: tests/tools/kvdhcpd) or dnsmasq (RL_DHCP=dnsmasq).
 launcher_setup() {
 	local pod=$1 d idx=0 net ifname
 	d=$(pod_dir "$pod")
@@ -522,6 +529,10 @@ EOF
 		rl_err "launcher_setup $pod/$ifname failed"
 		return 1
 	fi
+	if [ "$RL_DHCP" = kubevirt ]; then
+		launcher_kvdhcpd "$pod" "$ifname" "$br" "$ll" "$mac" "$cidr" "$gw" "$routes" "$mtu"
+		return
+	fi
 	opt=${gw:+dhcp-option=option:router,$gw}
 	opt=${opt:-dhcp-option=3}   # no gateway: send no router option at all (not dnsmasq's own address)
 	[ -z "$routes" ] || opt+=$'\n'"dhcp-option=option:classless-static-route,$routes"
@@ -562,6 +573,26 @@ EOF
 	rl_spawn "dnsmasq $pod $ifname" "$d/dnsmasq-$ifname.pidt" "$d/dnsmasq-$ifname.log" \
 		ip netns exec "$pns" dnsmasq --keep-in-foreground --conf-file="$conf" --log-facility=-
 	rl_wait 10 test -s "$d/dnsmasq-$ifname.pid" || { rl_err "dnsmasq for $pod/$ifname did not start: $(cat "$d/dnsmasq-$ifname.log")"; return 1; }
+}
+
+# launcher_kvdhcpd POD IFNAME BRIDGE SERVER_IP MAC CIDR GW ROUTES MTU — KubeVirt's DHCP server semantics
+# on the pod's bridge (tests/tools/kvdhcpd.c), log and pid beside the pod's other files.
+launcher_kvdhcpd() {
+	local pod=$1 ifname=$2 br=$3 ll=$4 mac=$5 cidr=$6 gw=$7 routes=$8 mtu=$9 d args=()
+	d=$(pod_dir "$pod")
+	args=(--iface "$br" --server-ip "$ll" --mac "$mac" --ip "$cidr" --mtu "$mtu")
+	[ -z "$gw" ] || args+=(--router "$gw")
+	local IFS=,
+	set -- $routes
+	unset IFS
+	while [ $# -ge 2 ]; do
+		args+=(--route "$1,$2")
+		shift 2
+	done
+	rl_spawn "kvdhcpd $pod $ifname" "$d/dhcp-$ifname.pidt" "$d/dhcp-$ifname.log" \
+		ip netns exec "$(pod_get "$pod" netns)" "$RL_KVDHCPD" "${args[@]}"
+	rl_wait 10 grep -q '^kvdhcpd: serving' "$d/dhcp-$ifname.log" ||
+		{ rl_err "kvdhcpd for $pod/$ifname did not start: $(cat "$d/dhcp-$ifname.log")"; return 1; }
 }
 
 # ---------------------------------------------------------------- libvirtd per pod
