@@ -9,9 +9,10 @@
 #   └────────────────────────────────────┘            └────────────────────────────────────┘
 #   *-new: the VM's MAC is the pod's → a new MAC on the target → relinkd re-attaches the NIC.
 #   *-pin: the VMI pins its MAC → relinkd flaps the link; systemd-networkd renews on it (its INIT-REBOOT
-#          REQUEST goes unanswered by the harness's dnsmasq, so it may be escalated: see lib.sh),
-#          NetworkManager (carrier-wait 6 s) and ifupdown (no carrier watch) do not, and relinkd knows their
-#          DHCP clients from their boot packets → the same-MAC re-plug at once, no futile flap.
+#          REQUEST is ACKed with the pod's address, as KubeVirt's server does; with RL_DHCP=dnsmasq it goes
+#          unanswered and may be escalated: see lib.sh), NetworkManager (carrier-wait 6 s) and ifupdown (no
+#          carrier watch) do not, and relinkd knows their DHCP clients from their boot packets → the same-MAC
+#          re-plug at once, no futile flap.
 #   Each case: relinkd's decision and verdict, the guest's lease of the target pod's address (console),
 #   a ping to that address from node 2. A guest kernel oops after the migration is a platform fault
 #   (SKIP, rerun once on a fresh VM).
