@@ -106,7 +106,7 @@ sample() {
 	MIGRATIONS=$((MIGRATIONS + 1))
 	done=$(relinkd_wait "$to" "domain=$(vm_domain "$vmi") .*( verified | FAILED )" 60 "$rmark")
 	dg_wait_lease "$vmi" "$mark" "$ip" 30 >/dev/null
-	rl_wait 20 eval "grep -q 'bytes from' '$pl'"
+	rl_wait 20 grep -q 'bytes from' "$pl"
 	kill "$pinger" 2>/dev/null
 	wait "$pinger" 2>/dev/null
 	if dg_oops "$vmi" "$mark" >/dev/null; then
@@ -137,7 +137,7 @@ floor() {
 	mark=$(vm_log_mark "$vmi")
 	t0=${EPOCHREALTIME/./}
 	pod_virsh "$pod" detach-device "$dom" "$x" --live >/dev/null || die "$vmi: detach-device"
-	rl_wait 30 eval "tail -n +$((ev + 1)) '$(pod_dir "$pod")/events.log' | grep -q \"device-removed.*'$dom'\"" ||
+	rl_wait 30 pod_event_after "$pod" "$ev" "device-removed.*'$dom'" ||
 		die "$vmi: no DEVICE_REMOVED within 30 s"
 	tr=$(tail -n +$((ev + 1)) "$(pod_dir "$pod")/events.log" | grep "device-removed.*'$dom'" | head -1 | cut -d' ' -f1)
 	t1=${EPOCHREALTIME/./}

@@ -719,6 +719,8 @@ EOF
 }
 
 libvirtd_pid() { cat "$(pod_dir "$1")/libvirtd.pidt" 2>/dev/null; }
+# pod_domain_running POD DOMAIN — the pod's daemon says the domain runs.
+pod_domain_running() { pod_virsh "$1" domstate "$2" 2>/dev/null | grep running >/dev/null; }
 # libvirtd_answers POD — the daemon answers on its own socket name (before the KubeVirt name exists).
 libvirtd_answers() { virsh -q -c "$(pod_uri "$1" | sed s/virtqemud-sock/libvirt-sock/)" version >/dev/null 2>&1; }
 
@@ -743,6 +745,8 @@ events_start() {
 		while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "$l"; done' sh "$(pod_uri "$pod")"
 }
 
+# pod_event_after POD LINE REGEX — a libvirt event line after line LINE of events.log matches.
+pod_event_after() { tail -n +$(($2 + 1)) "$(pod_dir "$1")/events.log" 2>/dev/null | grep -E -- "$3" >/dev/null; }
 # pod_event_seen POD REGEX — a libvirt event line matches.
 pod_event_seen() { grep -E -- "$2" "$(pod_dir "$1")/events.log" >/dev/null 2>&1; }
 # pod_event_us POD REGEX — host time (µs) of the first matching libvirt event line, empty if none.
@@ -858,6 +862,8 @@ vm_wait_log() {
 	rl_wait "$4" vm_log_has "$1" "$2" "$3" || return 1
 	vm_log_since "$1" "$2" | grep -E -- "$3" | head -1
 }
+# vm_log_quiet VMI FROM ERE TIMEOUT_S — no such console line appears within TIMEOUT_S.
+vm_log_quiet() { ! vm_wait_log "$@" >/dev/null; }
 # vm_log_has VMI FROM ERE — a RELINK console line after line FROM matches.
 vm_log_has() { vm_log_since "$1" "$2" | grep -E -- "$3" >/dev/null; }   # not -q: pipefail-safe
 
@@ -1058,6 +1064,14 @@ relinkd_wait() {
 	rl_wait "$3" relinkd_log_has "$1" "$2" "${4:-0}" || return 1
 	tail -n +$((${4:-0} + 1)) "$RUN/n$1/relinkd.log" | grep -E -- "$2" | head -1
 }
+# relinkd_saw NODE ERE TIMEOUT_S [FROM_LINE] — relinkd_wait without printing the line.
+relinkd_saw() { relinkd_wait "$@" >/dev/null; }
+# relinkd_log_count NODE ERE [FROM_LINE] — how many relinkd log lines after FROM_LINE match.
+relinkd_log_count() { tail -n +$((${3:-0} + 1)) "$RUN/n$1/relinkd.log" 2>/dev/null | grep -cE -- "$2"; }
+# relinkd_log_count_ge NODE ERE N [FROM_LINE] — at least N such lines.
+relinkd_log_count_ge() { [ "$(relinkd_log_count "$1" "$2" "${4:-0}")" -ge "$3" ]; }
+# relinkd_gone NODE — node's relinkd was started and is not running (any more).
+relinkd_gone() { local pid; pid=$(cat "$RUN/n$1/relinkd.pidt" 2>/dev/null) && [ -n "$pid" ] && rl_gone "$pid"; }
 # relinkd_log_has NODE ERE [FROM_LINE] — a relinkd log line after FROM_LINE matches.
 relinkd_log_has() { tail -n +$((${3:-0} + 1)) "$RUN/n$1/relinkd.log" 2>/dev/null | grep -E -- "$2" >/dev/null; }
 relinkd_mark() { local n; n=$(grep -c '' "$RUN/n$1/relinkd.log" 2>/dev/null); echo "${n:-0}"; }

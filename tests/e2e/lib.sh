@@ -150,6 +150,8 @@ conn_label() { pod_uid "$1"; }
 since() { vm_log_since "$1" "$MARK"; }
 rlines() { tail -n +$((RMARK + 1)) "$RUN/n$2/relinkd.log" 2>/dev/null | grep -F "domain=$(vm_domain "$1") "; }
 rlines_has() { rlines "$1" "$2" | grep -E -- "$3" >/dev/null; }
+# rlines_count_ge VMI NODE ERE N — at least N of VMI's relinkd lines (since RMARK) match.
+rlines_count_ge() { [ "$(rlines "$1" "$2" | grep -cE -- "$3")" -ge "$4" ]; }
 # first_ping_ms VMI — ms from the target's RESUMED_MIGRATED event to the first ping reply (host clocks).
 first_ping_ms() {
 	local us

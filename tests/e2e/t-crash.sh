@@ -27,9 +27,9 @@ client_boot torn 1 -- --stack networkd --ping "$SERVER_IP" || exit 1
 
 scenario "relinkd SIGKILLed across the migration, restarted (missed)"
 relinkd_stop 2 KILL
-check "node 2's relinkd is gone" eval 'pid=$(cat "$RUN/n2/relinkd.pidt") && [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null'
+check "node 2's relinkd is gone" relinkd_gone 2
 client_migrate missed 2 || exit 1
-check "no ping reply while relinkd is down (3 s)" eval '! vm_wait_log missed "$MARK" " ping-ok " 3 >/dev/null'
+check "no ping reply while relinkd is down (3 s)" vm_log_quiet missed "$MARK" " ping-ok " 3
 RMARK=$(relinkd_mark 2)
 relinkd_start 2
 check_ping_back "missed: ping comes back after the restart" missed 2
@@ -42,7 +42,7 @@ scenario "relinkd SIGKILLed while the link is held down, restarted (held)"
 migrate_killing held 2 ' link-down ' || exit 1
 check_re "held: relinkd took the link down before dying" "$(rlines held 2 | grep -m1 ' link-down ')" 'link-down'
 check_eq "held: relinkd died before bringing it up" "$(rlines held 2 | grep -c ' link-up ')" 0
-check "held: no ping reply while the link is held down (2 s)" eval '! vm_wait_log held "$MARK" " ping-ok " 2 >/dev/null'
+check "held: no ping reply while the link is held down (2 s)" vm_log_quiet held "$MARK" " ping-ok " 2
 relinkd_start 2
 check_ping_back "held: ping comes back after the restart" held 2
 check_re "held: guest carrier is up again" "$(since held | grep 'carrier dev=eth0' | tail -1)" 'state=up'
@@ -52,7 +52,7 @@ scenario "relinkd SIGKILLed between detach and re-attach, restarted (torn)"
 migrate_killing torn 2 ' detach ' || exit 1
 check_re "torn: relinkd started the detach before dying" "$(rlines torn 2 | grep -m1 ' detach ')" 'detach alias='
 check_eq "torn: relinkd died before the re-attach" "$(rlines torn 2 | grep -c ' attached ')" 0
-rl_wait 5 eval 'vm_log_since torn "$MARK" | grep -q " nic-del "'
+rl_wait 5 vm_log_has torn "$MARK" " nic-del "
 echo "# torn: NICs in the live domain while relinkd is down: $(pod_virsh "$MIG_POD" domiflist default_torn | grep -c ethernet)"
 relinkd_start 2
 check_ping_back "torn: ping comes back after the restart" torn 2
@@ -65,14 +65,13 @@ RMARK=$(relinkd_mark 2)
 migrate_prepare survivor 2 || exit 1
 TGT=$MIG_POD
 C=$(conn_label "$TGT")
-check "relinkd connected to the target launcher" eval 'relinkd_wait 2 "conn=$C connected" 10 "$RMARK" >/dev/null'
+check "relinkd connected to the target launcher" relinkd_saw 2 "conn=$C connected" 10 "$RMARK"
 libvirtd_restart "$TGT" || exit 1
 # Either the open connection reports the close, or the --watch rescan finds the socket gone first.
 check "relinkd saw the connection drop" \
-	eval 'relinkd_wait 2 "conn=$C (connection closed|daemon gone|pod=.* socket .* is gone)" 10 "$RMARK" >/dev/null'
-rl_wait 15 eval '[ "$(tail -n +$((RMARK + 1)) "$RUN/n2/relinkd.log" | grep -c "conn=$C connected")" -ge 2 ]'
-check_eq "relinkd reconnected to the restarted libvirtd" \
-	"$(tail -n +$((RMARK + 1)) "$RUN/n2/relinkd.log" | grep -c "conn=$C connected")" 2
+	relinkd_saw 2 "conn=$C (connection closed|daemon gone|pod=.* socket .* is gone)" 10 "$RMARK"
+rl_wait 15 relinkd_log_count_ge 2 "conn=$C connected" 2 "$RMARK"
+check_eq "relinkd reconnected to the restarted libvirtd" "$(relinkd_log_count 2 "conn=$C connected" "$RMARK")" 2
 migrate_run survivor || exit 1
 check_ping_back "survivor: ping comes back" survivor 2
 check_re "survivor: relinkd decided reattach on the migration event" "$(rlines survivor 2 | grep -m1 'decision=')" \
@@ -80,13 +79,13 @@ check_re "survivor: relinkd decided reattach on the migration event" "$(rlines s
 check_eq "survivor: guest lease is the target pod's address" "$(vm_lease_ip survivor)" "$(pod_addr "$MIG_POD" eth0)"
 
 scenario "libvirtd restarted under a fixed VM: nothing happens (survivor)"
-rl_wait 10 eval 'rlines survivor 2 | grep -q " verified "'
+rl_wait 10 rlines_has survivor 2 " verified "
 MARK=$(vm_log_mark survivor)
 RMARK=$(relinkd_mark 2)
 libvirtd_restart "$(vm_pod survivor)" || exit 1
-check "relinkd reconnected" eval 'relinkd_wait 2 "conn=$(conn_label "$(vm_pod survivor)") connected" 15 "$RMARK" >/dev/null'
-check "survivor: still pinging 3 s after the restart" eval '! vm_wait_log survivor "$MARK" " ping-lost " 3 >/dev/null'
+check "relinkd reconnected" relinkd_saw 2 "conn=$(conn_label "$(vm_pod survivor)") connected" 15 "$RMARK"
+check "survivor: still pinging 3 s after the restart" vm_log_quiet survivor "$MARK" " ping-lost " 3
 check_eq "survivor: no second action" "$(rlines survivor 2 | grep -c 'decision=')" 0
 check_eq "survivor: guest saw nothing" "$(since survivor | grep -cE ' (nic-del|nic-add|carrier|lease-drop) ')" 0
 check "survivor: the domain still runs under the restarted libvirtd" \
-	eval 'pod_virsh "$(vm_pod survivor)" domstate default_survivor | grep -q running'
+	pod_domain_running "$(vm_pod survivor)" default_survivor

@@ -38,8 +38,10 @@ check_lt "launcher socket's host path is longer than a UNIX socket path may be (
 check "launcher socket exists at the kubelet path" test -S "$KS"
 check_re "launcher pod UID is a UUID" "$(pod_uid "$P")" '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 check_eq "launcher daemon runs as $RL_QEMU_USER" "$(ps -o user= -p "$(libvirtd_pid "$P")")" "$RL_QEMU_USER"
+# system_uri_refused POD — the pod's daemon does not take qemu:///system (a session daemon).
+system_uri_refused() { ! virsh -q -c "qemu+unix:///system?socket=$(pod_sock "$1")" version >/dev/null 2>&1; }
 check "launcher daemon is a session daemon (rejects qemu:///system)" \
-	eval '! virsh -q -c "qemu+unix:///system?socket=$(pod_sock "$P")" version >/dev/null 2>&1'
+	system_uri_refused "$P"
 CLIENTS=()
 declare -A PROFILE STACK
 for profile in $PROFILES; do
@@ -97,7 +99,7 @@ for vmi in "${CLIENTS[@]}"; do
 	esac
 	check_ping_back "$vmi: ping comes back" "$vmi" 2 60
 	echo "# $vmi: RESUMED_MIGRATED → first ping reply $(first_ping_ms "$vmi") ms"
-	rl_wait 30 eval 'rlines "$vmi" 2 | grep -qE " verified | FAILED "'
+	rl_wait 30 rlines_has "$vmi" 2 " verified | FAILED "
 	echo "# $vmi: relinkd: $(rlines "$vmi" 2 | grep -m1 'decision=' | sed 's/.*\(decision=.*\)/\1/')"
 	case $profile in
 	kubevirt-1.8)

@@ -58,26 +58,29 @@ check_eq "pinned: no re-plug" "$(since pinned | grep -cE ' nic-(del|add) ')" 0
 scenario "default + net1 both handled (dual)"
 client_migrate dual 2 || exit 1
 check_ping_back "dual: ping comes back" dual 2
-rl_wait 15 eval '[ "$(rlines dual 2 | grep -c " verified ")" -ge 2 ]'
+rl_wait 15 rlines_count_ge dual 2 " verified " 2
 check_eq "dual: relinkd acted on two NICs" "$(rlines dual 2 | grep 'decision=reattach' | grep -o 'record=[a-z0-9]*/' | sort | tr '\n' ' ')" \
 	"record=net1/ record=podnet/ "
 check_eq "dual: both actions verified" "$(rlines dual 2 | grep -c ' verified ')" 2
-rl_wait 10 eval '[ "$(vm_lease_ip dual eth1)" = "$(pod_addr "$MIG_POD" net1)" ]'
+rl_wait 10 vm_lease_is dual eth1 "$(pod_addr "$MIG_POD" net1)"
 check_eq "dual: eth0 lease is the target pod's address" "$(vm_lease_ip dual eth0)" "$(pod_addr "$MIG_POD" eth0)"
 check_eq "dual: eth1 lease is the target pod's net1 address" "$(vm_lease_ip dual eth1)" "$(pod_addr "$MIG_POD" net1)"
 check_eq "dual: both NICs keep their names" "$(since dual | grep ' nic-add ' | grep -o 'dev=eth[0-9]' | sort | tr '\n' ' ')" \
 	"dev=eth0 dev=eth1 "
+
+# last_ping_answered VMI — the guest's latest ping line (since MARK) is a reply, not a loss.
+last_ping_answered() { ! since "$1" | grep -E " ping-(ok|lost) " | tail -1 | grep " ping-lost " >/dev/null; }
 
 scenario "unchanged network → nothing (steady, net1 same IP and MAC)"
 client_migrate steady 2 || exit 1
 relinkd_wait 2 "domain=default_steady .*record=net1/.*decision=" 10 "$RMARK" >/dev/null
 check_re "steady: relinkd decided none for net1" "$(rlines steady 2 | grep 'record=net1/' | grep -m1 'decision=')" 'decision=none'
 check_re "steady: relinkd flapped eth0 (new IP, same MAC)" "$(rlines steady 2 | grep 'record=podnet/' | grep -m1 'decision=')" 'decision=flap'
-rl_wait 10 eval 'rlines steady 2 | grep -q "verified kind=flap"'
+rl_wait 10 rlines_has steady 2 "verified kind=flap"
 check_eq "steady: no carrier, re-plug or lease-drop on eth1" "$(since steady | grep -cE ' (carrier|nic-del|nic-add|lease-drop) dev=eth1')" 0
 check_eq "steady: eth1 keeps its address" "$(vm_lease_ip steady eth1)" "10.245.0.99/24"
 # The outage check below passes on "no ping-ok line"; make sure that means "never lost", not "lost for good".
 check "steady: net1 pings answered (no ping-lost without a later ping-ok)" \
-	rl_wait 5 eval '! since steady | grep -E " ping-(ok|lost) " | tail -1 | grep -q " ping-lost "'
+	rl_wait 5 last_ping_answered steady
 OUT=$(since steady | sed -n 's/.* ping-ok .*outage_ms=\([0-9]*\).*/\1/p' | sort -n | tail -1)
 check_lt "steady: net1 ping outage (ms; none or the migration pause only)" "${OUT:-0}" 1000

@@ -35,6 +35,7 @@ ok "world: server and $(echo $CLIENTS | wc -w) clients up"
 
 # metric NAME — relinkd's value on node 2 (0 when absent).
 metric() { awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }' "$RUN/n2/relinkd.prom" 2>/dev/null; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
 # pod_nic_env POD IFNAME KEY — a value the launcher recorded for the pod's NIC (TAP, BRIDGE, MTU, …).
 pod_nic_env() { sed -n "s/^$3=//p" "$(pod_dir "$1")/nic-$2.env"; }
 tap_del() { ip -n "$(pod_get "$1" netns)" link del "$(pod_nic_env "$1" eth0 TAP)"; }
@@ -89,7 +90,7 @@ begin() {
 check_rule() {
 	check "$1: the domain has a NIC at every slot it had (live XML)" test -n "$OLD_SLOTS"
 	check_eq "$1: same PCI slots as before the migration" "$(nic_slots "$1")" "$OLD_SLOTS"
-	rl_wait 5 eval '[ "$(metric relinkd_nics_missing)" = 0 ]'
+	rl_wait 5 metric_is relinkd_nics_missing 0
 	check_eq "$1: relinkd_nics_missing is 0 at rest" "$(metric relinkd_nics_missing)" 0
 }
 final() { rlines "$1" 2 | grep -E ' (verified|FAILED|aborted) ' | tail -1; }
