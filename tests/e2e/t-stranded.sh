@@ -2,7 +2,7 @@
 # A migration never leaves a guest cut off (issue 14): for every NIC relinkd unplugs, the running
 # domain ends with a NIC at that PCI slot, and "verified" means the target's DHCP server ACKed the guest.
 #
-#   node 1                                   node 2 (relinkd --reattach-verify-ms 5000)
+#   node 1                                   node 2 (relinkd --reattach-verify-ms 5000 --detach-timeout-ms 5000)
 #   ┌────────────────────────────┐  routed  ┌───────────────────────────────────────────────────────┐
 #   │ server VM 10.244.1.x       │══════════│ each client migrates in with a new pod MAC → re-plug:  │
 #   │ clients (MAC from the pod) │─migrate─▶│  p8/p30/p70  guest paused at the unplug 8/30/70 s      │
@@ -21,7 +21,7 @@ e2e_init
 scenario "world: two nodes, relinkd, server, clients"
 cluster_up || { not_ok "world: nodes"; exit 1; }
 relinkd_start 1
-relinkd_start 2 --reattach-verify-ms 5000
+relinkd_start 2 --reattach-verify-ms 5000 --detach-timeout-ms 5000
 vm_create 1 server -- --stack networkd || { not_ok "world: server VM"; exit 1; }
 SERVER_IP=$(pod_ip "$(vm_pod server)" eth0)
 CLIENTS="p8 p30 p70 restart tapback tapgone oldmac silent"
@@ -138,7 +138,7 @@ pause_restart() { # VMI SECONDS
 	pod_virsh "$MIG_POD" suspend "$dom" >/dev/null || return 1
 	pod_virsh "$MIG_POD" domiflist "$dom" | grep -c . >"$RUN/vms/$1/paused-nics"
 	relinkd_stop 2 KILL
-	relinkd_start 2 --reattach-verify-ms 5000
+	relinkd_start 2 --reattach-verify-ms 5000 --detach-timeout-ms 5000
 	sleep "$2"        # the scenario: the guest stays paused this long
 	pod_virsh "$MIG_POD" resume "$dom" >/dev/null
 }

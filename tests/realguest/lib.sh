@@ -135,7 +135,8 @@ rg_migrate_case() {
 	RG_MIGRATIONS=$((RG_MIGRATIONS + 1))
 	ip=$(pod_ip "$MIG_POD" eth0)
 	# Outcome: relinkd's verdict, the guest's lease, a ping to the new address — each bounded.
-	done=$(relinkd_wait 2 "domain=$(vm_domain "$vmi") .*( verified | FAILED )" 60 "$rmark")
+	# The action's last word: verified, or a final FAILED (an interim one says waiting=yes and goes on).
+	done=$(relinkd_wait 2 "domain=$(vm_domain "$vmi") .*( verified |it needs attention)" 60 "$rmark")
 	dg_wait_lease "$vmi" "$mark" "$ip" 30 >/dev/null
 	ping_us=$(dg_ping_us 2 "$ip" 20)
 	if oops=$(dg_oops "$vmi" "$mark"); then
