@@ -530,7 +530,7 @@ EOF
 		return 1
 	fi
 	if [ "$RL_DHCP" = kubevirt ]; then
-		launcher_kvdhcpd "$pod" "$ifname" "$br" "$ll" "$mac" "$cidr" "$gw" "$routes" "$mtu"
+		launcher_kvdhcpd "$pod" "$ifname" "$br" "$ll" "$mac" "$cidr" "$gw" "$routes" "$mtu" "$(pod_get "$pod" vmi)"
 		return
 	fi
 	opt=${gw:+dhcp-option=option:router,$gw}
@@ -570,17 +570,17 @@ no-hosts
 log-dhcp
 EOF
 	: >"$d/dnsmasq-$ifname.log"
-	rl_spawn "dnsmasq $pod $ifname" "$d/dnsmasq-$ifname.pidt" "$d/dnsmasq-$ifname.log" \
-		ip netns exec "$pns" dnsmasq --keep-in-foreground --conf-file="$conf" --log-facility=-
-	rl_wait 10 test -s "$d/dnsmasq-$ifname.pid" || { rl_err "dnsmasq for $pod/$ifname did not start: $(cat "$d/dnsmasq-$ifname.log")"; return 1; }
+	launcher_dhcp_start "$pod" "$ifname"
 }
 
-# launcher_kvdhcpd POD IFNAME BRIDGE SERVER_IP MAC CIDR GW ROUTES MTU — KubeVirt's DHCP server semantics
-# on the pod's bridge (tests/tools/kvdhcpd.c), log and pid beside the pod's other files.
+# launcher_kvdhcpd POD IFNAME BRIDGE SERVER_IP MAC CIDR GW ROUTES MTU HOSTNAME — KubeVirt's DHCP server semantics
+# on the pod's bridge (tests/tools/kvdhcpd.c); its arguments (dhcp-<if>.args, one per line), log and pid
+# beside the pod's other files.
 launcher_kvdhcpd() {
-	local pod=$1 ifname=$2 br=$3 ll=$4 mac=$5 cidr=$6 gw=$7 routes=$8 mtu=$9 d args=()
+	local pod=$1 ifname=$2 br=$3 ll=$4 mac=$5 cidr=$6 gw=$7 routes=$8 mtu=$9 host=${10} d args=()
 	d=$(pod_dir "$pod")
-	args=(--iface "$br" --server-ip "$ll" --mac "$mac" --ip "$cidr" --mtu "$mtu")
+	# KubeVirt sends the VMI's name as the hostname (option 12).
+	args=(--iface "$br" --server-ip "$ll" --mac "$mac" --ip "$cidr" --mtu "$mtu" --hostname "$host")
 	[ -z "$gw" ] || args+=(--router "$gw")
 	local IFS=,
 	set -- $routes
@@ -589,11 +589,56 @@ launcher_kvdhcpd() {
 		args+=(--route "$1,$2")
 		shift 2
 	done
-	rl_spawn "kvdhcpd $pod $ifname" "$d/dhcp-$ifname.pidt" "$d/dhcp-$ifname.log" \
-		ip netns exec "$(pod_get "$pod" netns)" "$RL_KVDHCPD" "${args[@]}"
-	rl_wait 10 grep -q '^kvdhcpd: serving' "$d/dhcp-$ifname.log" ||
-		{ rl_err "kvdhcpd for $pod/$ifname did not start: $(cat "$d/dhcp-$ifname.log")"; return 1; }
+	printf '%s\n' "${args[@]}" >"$d/dhcp-$ifname.args"
+	launcher_dhcp_start "$pod" "$ifname"
 }
+
+# launcher_dhcp_start POD IFNAME — (re)start the pod's DHCP server on IFNAME's bridge from its saved config.
+launcher_dhcp_start() {
+	local pod=$1 ifname=$2 d args=() from
+	d=$(pod_dir "$pod")
+	if [ -e "$d/dhcp-$ifname.args" ]; then
+		mapfile -t args <"$d/dhcp-$ifname.args"
+		from=$(grep -c '' "$d/dhcp-$ifname.log" 2>/dev/null || echo 0)
+		rl_spawn "kvdhcpd $pod $ifname" "$d/dhcp-$ifname.pidt" "$d/dhcp-$ifname.log" \
+			ip netns exec "$(pod_get "$pod" netns)" "$RL_KVDHCPD" "${args[@]}"
+		rl_wait 10 dhcp_log_serving "$d/dhcp-$ifname.log" "$from" ||
+			{ rl_err "kvdhcpd for $pod/$ifname did not start: $(cat "$d/dhcp-$ifname.log")"; return 1; }
+	else
+		rm -f "$d/dnsmasq-$ifname.pid"
+		rl_spawn "dnsmasq $pod $ifname" "$d/dnsmasq-$ifname.pidt" "$d/dnsmasq-$ifname.log" \
+			ip netns exec "$(pod_get "$pod" netns)" dnsmasq --keep-in-foreground --conf-file="$d/dnsmasq-$ifname.conf" \
+			--log-facility=-
+		rl_wait 10 test -s "$d/dnsmasq-$ifname.pid" ||
+			{ rl_err "dnsmasq for $pod/$ifname did not start: $(cat "$d/dnsmasq-$ifname.log")"; return 1; }
+	fi
+}
+dhcp_log_serving() { tail -n +$(($2 + 1)) "$1" 2>/dev/null | grep '^kvdhcpd: serving' >/dev/null; }
+
+# launcher_dhcp_stop POD IFNAME — the pod's DHCP server on IFNAME's bridge goes away (it answers nobody).
+launcher_dhcp_stop() {
+	local d
+	d=$(pod_dir "$1")
+	rl_stop "$(cat "$d/dhcp-$2.pidt" "$d/dnsmasq-$2.pidt" 2>/dev/null | head -1)"
+}
+
+# launcher_dhcp_serve POD IFNAME MAC — restart the pod's DHCP server answering only MAC from now on.
+launcher_dhcp_serve() {
+	local pod=$1 ifname=$2 mac=$3 d
+	d=$(pod_dir "$pod")
+	launcher_dhcp_stop "$pod" "$ifname"
+	if [ -e "$d/dhcp-$ifname.args" ]; then
+		awk -v m="$mac" 'prev == "--mac" { $0 = m } { prev = $0; print }' "$d/dhcp-$ifname.args" >"$d/dhcp-$ifname.args.new" &&
+			mv "$d/dhcp-$ifname.args.new" "$d/dhcp-$ifname.args"
+	else
+		sed -i "s/^dhcp-host=[^,]*,/dhcp-host=$mac,/" "$d/dnsmasq-$ifname.conf"
+	fi
+	sed -i "s/^MAC=.*/MAC=$mac/" "$d/nic-$ifname.env"
+	launcher_dhcp_start "$pod" "$ifname"
+}
+
+# launcher_dhcp_served POD IFNAME — the MAC the pod's DHCP server on IFNAME answers.
+launcher_dhcp_served() { sed -n 's/^MAC=//p' "$(pod_dir "$1")/nic-$2.env"; }
 
 # ---------------------------------------------------------------- libvirtd per pod
 

@@ -77,7 +77,7 @@ for vmi in "${CLIENTS[@]}"; do
 	migrate "$vmi" 2 || { not_ok "$vmi: live migration to node 2" "$(tail -3 "$RUN/vms/$vmi/migrate.out")"; exit 1; }
 	TGT[$vmi]=$MIG_POD
 	RESUMED[$vmi]=$MIG_RESUMED_US
-	SERVED[$vmi]=$(sed -n 's/^dhcp-host=\([^,]*\),.*/\1/p' "$(pod_dir "$MIG_POD")/dnsmasq-eth0.conf")
+	SERVED[$vmi]=$(launcher_dhcp_served "$MIG_POD" eth0)
 	echo "# $vmi: virsh migrate $MIG_MS ms"
 done
 

@@ -191,18 +191,7 @@ check_rule tapgone
 # The target's server serves only the VM's previous MAC while the record says the pod's new one. relinkd's
 # served-MAC probe would see that at decision time, so the server switches right after the decision: the
 # net under the probe (DHCP from the plugged MAC goes unanswered → the other candidate) is what is tested.
-serve_only() { # POD MAC — restart the pod's eth0 DHCP server answering only MAC
-	local d conf
-	d=$(pod_dir "$1")
-	conf=$d/dnsmasq-eth0.conf
-	rl_stop "$(cat "$d/dnsmasq-eth0.pidt")"
-	sed -i "s/^dhcp-host=[^,]*,/dhcp-host=$2,/" "$conf"
-	setsid ip netns exec "$(pod_get "$1" netns)" dnsmasq --keep-in-foreground --conf-file="$conf" --log-facility=- \
-		</dev/null >>"$d/dnsmasq-eth0.log" 2>&1 &
-	echo $! >"$d/dnsmasq-eth0.pidt"
-	rl_track $! "dnsmasq $1 eth0 (serves $2)"
-	disown $!
-}
+serve_only() { launcher_dhcp_serve "$1" eth0 "$2"; }   # POD MAC
 scenario "target DHCP serves only the VM's old MAC (oldmac)"
 begin oldmac || exit 1
 on_relinkd oldmac ' decision=' 60 serve_only "$MIG_POD" "$OLD_MAC"
@@ -222,7 +211,7 @@ check_rule oldmac
 
 scenario "target DHCP answers nobody (silent)"
 begin silent || exit 1
-silence() { rl_stop "$(cat "$(pod_dir "$1")/dnsmasq-eth0.pidt")"; }
+silence() { launcher_dhcp_stop "$1" eth0; }
 on_relinkd silent ' decision=' 60 silence "$MIG_POD"      # after the probe, like oldmac
 migrate_run silent || { not_ok "silent: live migration"; exit 1; }
 wait "$WATCHER"
