@@ -151,7 +151,7 @@ BLOCK=$RUN/block.md
 	echo "### relinkd end to end per KubeVirt profile × guest stack (\`bench/e2e.sh\`)"
 	echo
 	echo '```sh'
-	echo "make && sudo bench/e2e.sh            # REPS=3 PROFILES=\"kubevirt-1.8 kubevirt-1.9 spec-mac\" STACKS=\"networkd nm ifupdown\""
+	echo "make test-bins && sudo bench/e2e.sh            # REPS=3 PROFILES=\"kubevirt-1.8 kubevirt-1.9 spec-mac\" STACKS=\"networkd nm ifupdown\""
 	echo '```'
 	echo
 	echo "Real migrations on the cluster-in-a-box (\`cluster/lib.sh\`): QEMU TCG guests (128 MiB, test guest of"

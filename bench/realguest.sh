@@ -217,7 +217,7 @@ BLOCK=$RUN/block.md
 	echo "### Real Debian 12 guests: RESUMED_MIGRATED → verified / lease / first ping, and the re-plug floor (\`bench/realguest.sh\`)"
 	echo
 	echo '```sh'
-	echo "make && sudo bench/realguest.sh      # REPS=$REPS FLOOR=$FLOOR STACKS=\"networkd nm ifupdown\" PATHS=\"reattach flap\""
+	echo "make test-bins && sudo bench/realguest.sh      # REPS=$REPS FLOOR=$FLOOR STACKS=\"networkd nm ifupdown\" PATHS=\"reattach flap\""
 	echo '```'
 	echo
 	echo "Guests of \`guest/debian/\` (systemd-networkd 252, NetworkManager 1.42, ifupdown 0.8 + dhclient 4.4; cloud kernel;"
