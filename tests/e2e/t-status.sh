@@ -64,7 +64,7 @@ rl_track $poller "status poller"
 client_migrate pinned 2 || { kill $poller; exit 1; }
 TGT=$MIG_POD
 check_ping_back "pinned: ping comes back" pinned 2 30
-rl_wait 15 eval 'rlines pinned 2 | grep -q " verified "'
+rl_wait 15 rlines_has pinned 2 " verified "
 kill $poller 2>/dev/null
 wait $poller 2>/dev/null
 check_re "relinkd verified a flap (log)" "$(rlines pinned 2 | grep -m1 ' verified ')" 'verified kind=flap'

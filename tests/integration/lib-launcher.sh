@@ -72,6 +72,7 @@ wait_for() {
 log_has() { grep -E -- "$1" "$LOG" >/dev/null; }
 no_log() { ! grep -E -- "$1" "$LOG" >/dev/null; }
 log_count() { grep -E -c -- "$1" "$LOG"; }
+log_count_is() { [ "$(log_count "$1")" -eq "$2" ]; }
 no_log_after() { ! tail -n +$(($1 + 1)) "$LOG" | grep -E -- "$2" >/dev/null; }
 metric() { sed -n "s/^$1 //p" "$T/m.prom"; }
 uuid() { cat /proc/sys/kernel/random/uuid; }

@@ -123,7 +123,7 @@ expect_eq "metrics: 2 launchers followed" "$(metric relinkd_connections_followed
 
 # A's daemon restarts (same pod volume, new socket): relinkd reconnects, with the new daemon's netns.
 session_restart a || _fatal "restart A: $(tail -3 "$T/a/libvirtd.log")"
-check "A restarted: relinkd reconnects" wait_for 15 eval '[ "$(log_count "conn=$UA connected ")" -eq 2 ]'
+check "A restarted: relinkd reconnects" wait_for 15 log_count_is "conn=$UA connected " 2
 check "... after logging the close" log_has "conn=$UA connection closed \(eof\), reconnecting|conn=$UA daemon gone"
 check "... to the new daemon" log_has "conn=$UA connected pod=$UA peer_pid=$PID_a netns=$(netns_id "$PID_a") "
 

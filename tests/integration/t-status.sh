@@ -150,7 +150,8 @@ if wait_for 10 test -e "$T/many.ready"; then ok "16 silent clients connected"; e
 	not_ok "16 silent clients connected" "$(cat "$T/many.out")"; fi
 out=$(status 2>&1)
 expect_eq "a 17th client: busy (exit 1)" "$? $out" "1 relinkd status: relinkd refused: busy: 16 clients already, try again"
-check "… and answered again once they are dropped" wait_for 5 eval 'status --json >/dev/null 2>&1'
+status_answers() { status --json >/dev/null 2>&1; }
+check "… and answered again once they are dropped" wait_for 5 status_answers
 wait "$many"
 expect_eq "… each of the 16 dropped with its error line" "$(sort "$T/many.out" | uniq -c | sed 's/^ *//')" \
 	"16 error: no request within 2000 ms"
