@@ -197,6 +197,8 @@ verdicts() {
 			END { for (r in st) print r, st[r] }' | sort
 }
 relinkd_running() { rl_alive "$(cat "$RUN/n$1/relinkd.pidt" 2>/dev/null)"; }
+# verdict_final VMI NODE RMARK — an action of VMI's reached its last word (verified, FAILED, aborted).
+verdict_final() { verdicts "$1" "$2" "$3" | grep -E " (verified|FAILED|aborted)$" >/dev/null; }
 # verdicts_settled VMI NODE RMARK — no action of VMI's is pending any more (or relinkd does not run).
 verdicts_settled() { ! relinkd_running "$2" || ! verdicts "$1" "$2" "$3" | grep " pending$" >/dev/null; }
 

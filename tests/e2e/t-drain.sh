@@ -57,7 +57,7 @@ if [ "$STOPPED" = 1 ]; then
 	migrate_prepare hung 2 || { not_ok "hung: target pod on node 2"; exit 1; }
 	HUNG_POD=$MIG_POD
 	check "relinkd on node 2 follows the hung VM's target launcher" \
-		rl_wait 20 eval 'grep -q "conn=$(conn_label "$HUNG_POD") connected" "$RUN/n2/relinkd.log"'
+		rl_wait 20 relinkd_log_has 2 "conn=$(conn_label "$HUNG_POD") connected"
 	HUNG_PID=$(libvirtd_pid "$HUNG_POD")
 	kill -STOP "$HUNG_PID"
 	echo "# hung: libvirtd $HUNG_PID of $HUNG_POD stopped (SIGSTOP); its migration starts with the others"
@@ -85,7 +85,7 @@ done
 
 scenario "every guest back, every NIC in place, every action verified"
 for vmi in "${CLIENTS[@]}"; do
-	rl_wait 90 eval 'verdicts "$vmi" 2 "$RMARK" | grep -qE " (verified|FAILED|aborted)$"'
+	rl_wait 90 verdict_final "$vmi" 2 "$RMARK"
 done
 verified=0 failed_v=0
 for vmi in "${CLIENTS[@]}"; do

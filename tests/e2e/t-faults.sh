@@ -56,27 +56,29 @@ kill_at() {
 	KILLER=$! KILLER_LOG=$log
 	rl_track "$KILLER" gdb
 	# armed: the breakpoint is set and gdb let relinkd run on (no longer in a tracing stop)
-	rl_wait 30 eval 'grep -q "^Breakpoint 1 at" "$log" && ! grep -q "^State:.*tracing stop" "/proc/$pid/status"' ||
+	rl_wait 30 gdb_armed "$log" "$pid" ||
 		{ not_ok "gdb attached to relinkd $pid" "$(cat "$log")"; return 1; }
 }
+# gdb_armed LOG PID — the breakpoint is set and gdb let PID run on (it is not in a tracing stop).
+gdb_armed() { grep -q "^Breakpoint 1 at" "$1" && ! grep -q "^State:.*tracing stop" "/proc/$2/status"; }
 # killed NODE — wait (30 s) for the armed kill; ok when relinkd is gone.
 killed() {
 	local pid
 	pid=$(cat "$RUN/n$1/relinkd.pidt")
-	rl_wait 30 eval '! kill -0 "$KILLER" 2>/dev/null'
-	rl_wait 5 eval '! kill -0 "$pid" 2>/dev/null'
+	rl_wait 30 rl_gone "$KILLER"
+	rl_wait 5 rl_gone "$pid"
 	! kill -0 "$pid" 2>/dev/null && grep -q "^Thread .* hit Breakpoint 1, \|^Breakpoint 1, " "$KILLER_LOG"
 }
-# migrate_at VMI NODE ERE — migrate VMI to NODE, run the command in $ON_LINE (in the background) the moment
-# NODE's relinkd logs a line about VMI matching ERE. Sets MARK, RMARK, TGT.
-ON_LINE=:
+# migrate_at VMI NODE ERE — migrate VMI to NODE, run the command ON_LINE (an array; in the background) the
+# moment NODE's relinkd logs a line about VMI matching ERE. Sets MARK, RMARK, TGT.
+ON_LINE=(:)
 migrate_at() {
 	local vmi=$1 node=$2 re=$3 hook
 	MARK=$(vm_log_mark "$vmi")
 	RMARK=$(relinkd_mark "$node")
 	migrate_prepare "$vmi" "$node" || return 1
 	TGT=$MIG_POD
-	(rl_wait 30 eval 'rlines "$vmi" "$node" | grep -qE "$re"' && eval "$ON_LINE") &
+	(rl_wait 30 rlines_has "$vmi" "$node" "$re" && "${ON_LINE[@]}") &
 	hook=$!
 	migrate_run "$vmi" || { not_ok "$vmi: live migration to node $node"; kill "$hook" 2>/dev/null; wait "$hook"; return 1; }
 	wait "$hook" || { not_ok "$vmi: relinkd logged '$re' within 30 s" "$(diag "$vmi" "$node")"; return 1; }
@@ -84,6 +86,20 @@ migrate_at() {
 nics() { pod_virsh "$1" domiflist "$(vm_domain "$2")" 2>/dev/null | grep -c .; }
 # Over both runs since RMARK: relinkd lines about VMI matching ERE; guest console lines matching ERE.
 rcount() { rlines "$1" 2 | grep -cE "$2"; }
+rcount_ge() { [ "$(rcount "$1" "$2")" -ge "$3" ]; }   # VMI ERE N
+done_at_least_once() { rcount_ge "$1" " (verified|FAILED|aborted) " 1; }   # VMI: the action's last word
+# relinkd_said_after NODE FROM DOMAIN — relinkd logged a line about DOMAIN after line FROM.
+relinkd_said_after() { tail -n +$(($2 + 1)) "$RUN/n$1/relinkd.log" | grep -F "domain=$3 " >/dev/null; }
+# The ON_LINE hooks: the target launcher's daemon restarted; the target's relink record rewritten / deleted.
+restart_target() { libvirtd_restart "$TGT" >"$RUN/$1-restart.out" 2>&1; }
+target_record() { ls "$RUN"/n2/state/*/"$(pod_cid "$TGT")"@*.json | head -1; }
+rewrite_record() { # NAME
+	local f
+	f=$(target_record)
+	cp "$f" "$RUN/$1.orig"
+	jq -c '.mac = "02:00:00:00:00:99" | .ips[0].address = "10.244.2.250"' "$RUN/$1.orig" >"$f.new" && mv "$f.new" "$f"
+}
+delete_record() { local f; f=$(target_record); cp "$f" "$RUN/$1.orig"; rm -f "$f"; }
 gcount() { since "$1" | grep -cE "$2"; }
 # ends_well VMI — ping back, the target pod's address, the NIC count of before the migration.
 ends_well() {
@@ -100,7 +116,7 @@ migrate_at decided 2 'decision=' || exit 1
 check "decided: relinkd died at action_start" killed 2
 check_eq "decided: it logged the decision, no action" "$(rcount decided ' (link-down|detach) ')" 0
 relinkd_start 2
-rl_wait 30 eval '[ "$(rcount decided " verified ")" -ge 1 ]'
+rl_wait 30 rcount_ge decided " verified " 1
 check_re "decided: the restarted relinkd decided again on reconcile" "$(rlines decided 2 | grep 'decision=' | tail -1)" \
 	'decision=flap .*trigger=reconcile'
 check_eq "decided: one flap over both runs (link-down lines)" "$(rcount decided ' link-down ')" 1
@@ -117,7 +133,7 @@ check_eq "verifying: after the link came up" "$(rcount verifying ' link-up ')" 1
 RM2=$(relinkd_mark 2)
 relinkd_start 2
 relinkd_wait 2 "conn=$(conn_label "$TGT") connected" 20 "$RM2" >/dev/null
-rl_wait 10 eval '[ "$(tail -n +$((RM2 + 1)) "$RUN/n2/relinkd.log" | grep -cF "domain=$(vm_domain verifying) ")" -ge 1 ]'
+rl_wait 10 relinkd_said_after 2 "$RM2" "$(vm_domain verifying)"
 sleep 2    # give a (wrong) second action the time to show
 check_eq "verifying: one flap over both runs (link-down lines)" "$(rcount verifying ' link-down ')" 1
 check_eq "verifying: the guest saw one carrier drop" "$(gcount verifying 'carrier dev=eth0 state=down')" 1
@@ -135,7 +151,7 @@ check_eq "reverify: after the new NIC was attached" "$(rcount reverify ' attache
 RM2=$(relinkd_mark 2)
 relinkd_start 2
 relinkd_wait 2 "conn=$(conn_label "$TGT") connected" 20 "$RM2" >/dev/null
-rl_wait 10 eval '[ "$(tail -n +$((RM2 + 1)) "$RUN/n2/relinkd.log" | grep -cF "domain=$(vm_domain reverify) ")" -ge 1 ]'
+rl_wait 10 relinkd_said_after 2 "$RM2" "$(vm_domain reverify)"
 sleep 2
 check_eq "reverify: one unplug over both runs (detach lines)" "$(rcount reverify ' detach ')" 1
 check_eq "reverify: no flap after it" "$(rcount reverify ' link-down ')" 0
@@ -146,45 +162,43 @@ ends_well reverify
 
 scenario "the launcher's libvirtd restarted during the flap's hold (lflap)"
 NICS=$(nics "$(vm_pod lflap)" lflap)
-ON_LINE='libvirtd_restart "$TGT" >"$RUN/lflap-restart.out" 2>&1'
+ON_LINE=(restart_target lflap)
 migrate_at lflap 2 ' link-down ' || exit 1
 check "lflap: relinkd saw the connection drop" \
-	eval 'relinkd_wait 2 "conn=$(conn_label "$TGT") (connection closed|daemon gone|.*is gone)" 10 "$RMARK" >/dev/null'
-rl_wait 30 eval '[ "$(rcount lflap " (verified|FAILED|aborted) ")" -ge 1 ]'
+	relinkd_saw 2 "conn=$(conn_label "$TGT") (connection closed|daemon gone|.*is gone)" 10 "$RMARK"
+rl_wait 30 done_at_least_once lflap
 check_eq "lflap: verified" "$(rcount lflap ' verified ')" 1
 mac=$(pod_virsh "$TGT" domiflist "$(vm_domain lflap)" | awk 'NR == 1 { print $NF }')
 check_re "lflap: the link is up in the live domain" "$(pod_virsh "$TGT" domif-getlink "$(vm_domain lflap)" "$mac")" 'up$'
-ON_LINE=:
+ON_LINE=(:)
 ends_well lflap
 
 scenario "the launcher's libvirtd restarted between detach and attach (lreplug)"
 NICS=$(nics "$(vm_pod lreplug)" lreplug)
-ON_LINE='libvirtd_restart "$TGT" >"$RUN/lreplug-restart.out" 2>&1'
+ON_LINE=(restart_target lreplug)
 migrate_at lreplug 2 ' detach ' || exit 1
-rl_wait 60 eval '[ "$(rcount lreplug " (verified|FAILED|aborted) ")" -ge 1 ]'
+rl_wait 60 done_at_least_once lreplug
 check_eq "lreplug: verified" "$(rcount lreplug ' verified ')" 1
 check_eq "lreplug: with the target pod's MAC" "$(vm_nic_mac lreplug eth0)" "$(pod_mac "$TGT" eth0)"
 ends_well lreplug
 
 scenario "the record rewritten during the flap's hold (recmod)"
 NICS=$(nics "$(vm_pod recmod)" recmod)
-# shellcheck disable=SC2016
-ON_LINE='f=$(ls "$RUN"/n2/state/*/"$(pod_cid "$TGT")"@*.json | head -1); cp "$f" "$RUN/recmod.orig"
-	jq -c ".mac = \"02:00:00:00:00:99\" | .ips[0].address = \"10.244.2.250\"" "$RUN/recmod.orig" >"$f.new" && mv "$f.new" "$f"'
+ON_LINE=(rewrite_record recmod)
 migrate_at recmod 2 ' link-down ' || exit 1
-rl_wait 30 eval '[ "$(rcount recmod " (verified|FAILED|aborted) ")" -ge 1 ]'
+rl_wait 30 done_at_least_once recmod
 check "recmod: relinkd still running" relinkd_running 2
 check_eq "recmod: the action it started is verified (on the record it read)" "$(rcount recmod ' verified ')" 1
 check_eq "recmod: one flap" "$(rcount recmod ' link-down ')" 1
-ON_LINE=:
+ON_LINE=(:)
 ends_well recmod
-cp "$RUN/recmod.orig" "$(ls "$RUN"/n2/state/*/"$(pod_cid "$TGT")"@*.json | head -1)"
+cp "$RUN/recmod.orig" "$(target_record)"
 
 scenario "the record deleted between detach and attach (recdel)"
 NICS=$(nics "$(vm_pod recdel)" recdel)
-ON_LINE='f=$(ls "$RUN"/n2/state/*/"$(pod_cid "$TGT")"@*.json | head -1); cp "$f" "$RUN/recdel.orig"; rm -f "$f"'
+ON_LINE=(delete_record recdel)
 migrate_at recdel 2 ' detach ' || exit 1
-rl_wait 60 eval '[ "$(rcount recdel " (verified|FAILED|aborted) ")" -ge 1 ]'
+rl_wait 60 done_at_least_once recdel
 check "recdel: relinkd still running" relinkd_running 2
 check_eq "recdel: one unplug" "$(rcount recdel ' detach ')" 1
 check_eq "recdel: the NIC is back (attached)" "$(rcount recdel ' attached ')" 1

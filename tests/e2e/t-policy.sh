@@ -26,6 +26,7 @@ nic_count() { pod_virsh "$(vm_pod "$1")" domiflist "$(vm_domain "$1")" | grep -c
 link_down() { pod_virsh "$(vm_pod "$1")" dumpxml "$(vm_domain "$1")" | grep -c "<link state=.down."; }
 # metric NODE LINE-PREFIX — the value of a metric line of NODE's relinkd.
 metric() { awk -v k="$2" 'index($0, k " ") == 1 { print $2 }' "$RUN/n$1/relinkd.prom" 2>/dev/null; }
+metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }   # NODE NAME VALUE
 # decision VMI NODE — "decision=… served=…" of VMI's last decision line on NODE since RMARK.
 decision() { rlines "$1" "$2" | grep 'decision=' | tail -1 | grep -oE '(decision|served)=[^ ]+' | paste -sd' '; }
 # untouched VMI OLDMAC NICS — the guest kept its NIC as it was.
@@ -76,7 +77,7 @@ for vmi in pflap pnone pobs; do
 done
 for vmi in pflap pnone; do
 	MARK=${MARKS[$vmi]} RMARK=${RMARKS[$vmi]}
-	rl_wait 30 eval 'rlines "$vmi" 1 | grep -q " policy-denied "'
+	rl_wait 30 rlines_has "$vmi" 1 " policy-denied "
 done
 MARK=${MARKS[pflap]} RMARK=${RMARKS[pflap]}
 check_re "pflap: relinkd decided reattach (the target serves the new pod's MAC), policy flap from the VM" \
@@ -94,7 +95,7 @@ check_re "pnone: relinkd says the policy forbids the flap" \
 check_eq "pnone: no action started" "$(rlines pnone 1 | grep -cE ' (escalate|verified|FAILED|aborted|link-down|re-plug|detach) ')" 0
 untouched pnone "${OLDMAC[pnone]}" "${NICS[pnone]}"
 MARK=${MARKS[pobs]} RMARK=${RMARKS[pobs]}
-rl_wait 30 eval 'rlines pobs 1 | grep -q " observed observe=network: would "'
+rl_wait 30 rlines_has pobs 1 " observed observe=network: would "
 check_re "pobs: relinkd decided flap, observing for the network" \
 	"$(rlines pobs 1 | grep -m1 'decision=')" 'decision=flap .*served=nic .*policy=any\(default\) observe=network$'
 check_re "pobs: 'would flap', the domain not touched" "$(rlines pobs 1 | grep -m1 ' observed ')" \
@@ -102,7 +103,7 @@ check_re "pobs: 'would flap', the domain not touched" "$(rlines pobs 1 | grep -m
 rl_wait 5 false       # an acting relinkd's flap (1 s hold) would have shown by now
 check_eq "pobs: no action started" "$(rlines pobs 1 | grep -cE ' (escalate|verified|FAILED|aborted|link-down|re-plug|detach) ')" 0
 untouched pobs "${OLDMAC[pobs]}" "${NICS[pobs]}"
-rl_wait 5 eval '[ "$(metric 1 "relinkd_policy_denied_total{kind=\"flap\"}")" = 1 ]'
+rl_wait 5 metric_is 1 'relinkd_policy_denied_total{kind="flap"}' 1
 check_eq "node 1 counts the denied re-attach" "$(metric 1 'relinkd_policy_denied_total{kind="reattach"}')" 1
 check_eq "node 1 counts the denied flap" "$(metric 1 'relinkd_policy_denied_total{kind="flap"}')" 1
 check_eq "node 1 counts the observed flap" "$(metric 1 'relinkd_observed_total{decision="flap"}')" 1
@@ -117,7 +118,7 @@ for vmi in obs18 obs19; do
 done
 for vmi in obs18 obs19; do
 	MARK=${MARKS[$vmi]} RMARK=${RMARKS[$vmi]}
-	rl_wait 30 eval 'rlines "$vmi" 2 | grep -q " observed observe=daemon: would "'
+	rl_wait 30 rlines_has "$vmi" 2 " observed observe=daemon: would "
 	OBSERVED[$vmi]=$(decision "$vmi" 2)
 	echo "# $vmi: $(rlines "$vmi" 2 | grep -m1 ' observed ' | sed 's/.* \(observed .*\)/\1/')"
 done
@@ -151,7 +152,7 @@ for vmi in obs18 obs19; do
 done
 for vmi in obs18 obs19; do
 	MARK=${MARKS[$vmi]} RMARK=${RMARKS[$vmi]}
-	rl_wait 60 eval 'rlines "$vmi" 1 | grep -qE " verified | FAILED "'
+	rl_wait 60 rlines_has "$vmi" 1 " verified | FAILED "
 	check_eq "$vmi: the observed decision is what the acting relinkd decides" "$(decision "$vmi" 1)" "${OBSERVED[$vmi]}"
 	check_re "$vmi: the acting relinkd verified its action" "$(rlines "$vmi" 1 | grep -E ' verified | FAILED ' | tail -1)" ' verified '
 	check_ping_back "$vmi: ping comes back" "$vmi" 1 60
