@@ -154,7 +154,7 @@ stop_hang() {
 	local pod pid
 	migrate_prepare hang 1 || die "hang: target pod"
 	pod=$MIG_POD
-	rl_wait 20 eval 'grep -q "conn=$(pod_uid "$pod") connected" "$RUN/n1/relinkd.log"' || die "relinkd 1 never connected to $pod"
+	rl_wait 20 relinkd_log_has 1 "conn=$(pod_uid "$pod") connected" || die "relinkd 1 never connected to $pod"
 	pid=$(libvirtd_pid "$pod")
 	kill -STOP "$pid"
 	HANG_PID=$pid
@@ -175,7 +175,7 @@ for n in 1 2; do
 	pid=$(cat "$RUN/n$n/relinkd.pidt")
 	t0=$(rl_ms)
 	kill -TERM "$pid"
-	rl_wait 30 eval '! kill -0 "$pid" 2>/dev/null'
+	rl_wait 30 rl_gone "$pid"
 	TERM_MS+=("$(($(rl_ms) - t0))")
 done
 say "SIGTERM → exit: node 1 ${TERM_MS[0]} ms (the stopped launcher still stopped), node 2 ${TERM_MS[1]} ms"

@@ -29,7 +29,7 @@ kl_cleanup() {
 	local i
 	set +e
 	for i in "${_mypids[@]}"; do kill "$i" 2>/dev/null; done
-	for i in "${_mypids[@]}"; do wait_for 5 eval "! kill -0 $i 2>/dev/null"; done
+	for i in "${_mypids[@]}"; do wait_for 5 pid_gone "$i"; done
 	for ((i = ${#_mounts[@]} - 1; i >= 0; i--)); do
 		mountpoint -q "${_mounts[i]}" || continue
 		umount "${_mounts[i]}" 2>/dev/null || umount -l "${_mounts[i]}" 2>/dev/null
@@ -153,7 +153,8 @@ stuck_launcher() {
 	mounted "$K/pods/$uid/$RT"
 }
 
-daemon_gone() { wait_for 5 eval "! kill -0 $1 2>/dev/null"; }
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+daemon_gone() { wait_for 5 pid_gone "$1"; }
 
 pod_remove() {
 	if mountpoint -q "$K/pods/$1/$RT"; then umount "$K/pods/$1/$RT" || return 1; fi

@@ -22,6 +22,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 rl_init
+both_connected() { log_has "conn=$UA connected " && log_has "conn=$UC connected "; }   # A and C followed
 PID_a="" PID_b="" PID_c="" hostns=""
 RELINKD=${RELINKD:-$ROOT/bin/relinkd}
 [ -x "$RELINKD" ] || _fatal "no relinkd at $RELINKD (run make)"
@@ -151,7 +152,7 @@ ip netns exec "$hostns" "$RELINKD" --kubevirt --kubelet-root "$K" --state-dir "$
 RPID=$!
 started $RPID
 check "--watch + --kubevirt: connected to A and C" \
-	wait_for 20 eval "log_has 'conn=$UA connected ' && log_has 'conn=$UC connected '"
+	wait_for 20 both_connected
 sleep 0.5    # two more rescans
 expect_eq "... each once" "$(log_count "conn=($UA|$UC) connected ")" 2
 expect_eq "... one discovery line each" "$(log_count "conn=($UA|$UC) discovered ")" 2
@@ -164,7 +165,7 @@ ip netns exec "$hostns" "$RELINKD" --state-dir "$T/state" --watch "$K/pods/*/$RT
 RPID=$!
 started $RPID
 check "--watch alone on the long kubelet paths: connected to A and C" \
-	wait_for 20 eval "log_has 'conn=$UA connected ' && log_has 'conn=$UC connected '"
+	wait_for 20 both_connected
 check "... session daemon A through the alias, its pod UID from the path" \
 	log_has "conn=$UA connected pod=$UA peer_pid=$PID_a netns=$(netns_id "$PID_a") socket=$K/pods/$UA/$RT/virtqemud-sock uri=qemu\+unix:///session\?socket=$ALIAS_RE/virtqemud-sock\$"
 check "... discovered via watch" log_has "conn=$UA discovered pod=$UA socket=.* via=watch"

@@ -175,7 +175,7 @@ wait "$RPID"
 expect_eq "SIGTERM: exit 0" "$?" 0
 check "SIGTERM: socket removed" test ! -e "$SOCK"
 start_relinkd
-check "restarted relinkd serves status" wait_for 10 eval "[ \$(grep -c 'status: serving' \"\$LOG\") -eq 2 ]"
+check "restarted relinkd serves status" wait_for 10 log_count_is 'status: serving' 2
 wait_for 5 test -S "$SOCK"
 kill -KILL "$RPID"
 wait "$RPID" 2>/dev/null
@@ -183,6 +183,7 @@ out=$(status 2>&1)
 expect_eq "stale socket (relinkd killed): exit 1, not running" "$? $out" \
 	"1 relinkd status: nobody answers at '$SOCK': relinkd is not running"
 start_relinkd
-check "the next relinkd replaces the stale socket" wait_for 10 eval "[ \$(grep -c 'status: serving' \"\$LOG\") -eq 3 ]"
-check "… and answers" wait_for 10 eval "status --json | jq -e --arg p $RPID '.pid == (\$p | tonumber)' >/dev/null"
+check "the next relinkd replaces the stale socket" wait_for 10 log_count_is 'status: serving' 3
+status_pid_is() { status --json | jq -e --arg p "$1" '.pid == ($p | tonumber)' >/dev/null; }
+check "… and answers" wait_for 10 status_pid_is "$RPID"
 finish
