@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/thread.h"
 #include "common/util.h"
 #include "trigger/callgate.h"
 
@@ -116,9 +117,6 @@ static int64_t mono_ms(void) {
 
 int gate_call(const void *key, gate_fn fn, void *arg, gate_fn free_fn) {
         pthread_condattr_t ca;
-        pthread_attr_t ta;
-        pthread_t tid;
-        sigset_t all, old;
         struct call *c;
         int64_t t0 = mono_ms(), end = t0 + deadline_ms;
         bool shortened = false;
@@ -138,16 +136,10 @@ int gate_call(const void *key, gate_fn fn, void *arg, gate_fn free_fn) {
                 free(c);
                 return -r;
         }
-        pthread_attr_init(&ta);
-        pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-        sigfillset(&all);                  /* signals stay with the loop thread */
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        r = pthread_create(&tid, &ta, worker, c);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&ta);
-        if (r != 0) {
+        r = thread_detached(worker, c);
+        if (r < 0) {
                 call_free(c);
-                return -r;
+                return r;
         }
 
         pthread_mutex_lock(&lock);

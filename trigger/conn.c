@@ -55,6 +55,7 @@
 
 #include <libvirt/virterror.h>
 
+#include "common/thread.h"
 #include "common/log.h"
 #include "common/netns.h"
 #include "common/util.h"
@@ -285,24 +286,6 @@ static void on_device_removed(virConnectPtr vc, virDomainPtr dom, const char *al
 }
 
 /* Start fn(arg) on a detached thread that gets no signals; -errno when none can be started. */
-static int run_detached(void *(*fn)(void *), void *arg) {
-        pthread_attr_t attr;
-        sigset_t all, old;
-        pthread_t t;
-        int r;
-
-        r = pthread_attr_init(&attr);
-        if (r != 0)
-                return -r;
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        sigfillset(&all);             /* signals stay with the loop thread (SIGTERM must reach it) */
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        r = pthread_create(&t, &attr, fn, arg);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&attr);
-        return -r;
-}
-
 /* Deregistering the close callback and the events are calls to the daemon, which may have stalled:
  * they run on a worker with its own pod reference, dropped when done (the last one closes, see pod.h).
  * Until then the callbacks may still run; they ignore a connection that is not their conn's current one. */
@@ -338,7 +321,7 @@ static void deregister_detached(struct pod *p, int cb_lifecycle, int cb_removed)
                 return;
         *d = (struct deregistration) { pod_ref(p), cb_lifecycle, cb_removed };
         __atomic_add_fetch(&deregistrations, 1, __ATOMIC_RELAXED);
-        if (run_detached(deregister_thread, d) < 0)
+        if (thread_detached(deregister_thread, d) < 0)
                 deregister_thread(d);
 }
 
@@ -700,7 +683,7 @@ static void conn_open(struct conn *c) {
                 conn_failed(c, "cannot connect", strerror(ENOMEM));
                 return;
         }
-        r = run_detached(attempt_thread, a);
+        r = thread_detached(attempt_thread, a);
         if (r < 0) {
                 attempt_free(a);
                 conn_failed(c, "cannot start a connection attempt", strerror(-r));

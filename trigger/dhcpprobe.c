@@ -34,6 +34,7 @@
 #include <netlink/route/link/veth.h>
 #include <linux/if_bridge.h>
 
+#include "common/thread.h"
 #include "common/netns.h"
 #include "common/nlroute.h"
 #include "common/util.h"
@@ -319,9 +320,6 @@ static void veth_delete(struct dhcpprobe *p, bool background) {
         struct nl_sock *nl = TAKE_PTR(p->nl);
         int ifindex = p->port_ifindex;
         struct veth_del *d = NULL;
-        pthread_attr_t attr;
-        sigset_t all, old;
-        pthread_t t;
 
         p->port_ifindex = 0;
         if (!nl)
@@ -332,22 +330,12 @@ static void veth_delete(struct dhcpprobe *p, bool background) {
         }
         if (background)
                 d = malloc(sizeof(*d));
-        if (d && pthread_attr_init(&attr) == 0) {
-                int r;
-
+        if (d) {
                 *d = (struct veth_del) { .nl = nl, .ifindex = ifindex };
-                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                /* Signals stay with the main thread (its handler wakes the loop). */
-                sigfillset(&all);
-                pthread_sigmask(SIG_SETMASK, &all, &old);
                 atomic_fetch_add(&deletes_pending, 1);
-                r = pthread_create(&t, &attr, veth_del_thread, d);
-                if (r != 0)
-                        atomic_fetch_sub(&deletes_pending, 1);
-                pthread_sigmask(SIG_SETMASK, &old, NULL);
-                pthread_attr_destroy(&attr);
-                if (r == 0)
+                if (thread_detached(veth_del_thread, d) == 0)
                         return;
+                atomic_fetch_sub(&deletes_pending, 1);
         }
         free(d);
         veth_del_now(nl, ifindex);

@@ -2,13 +2,12 @@
 /* struct pod: atomic references (connection teardown drops its own on a worker thread); the last
  * one closes the libvirt connection on a worker thread too, so closing never blocks the loop, even
  * when the daemon has stalled (virConnectClose waits for the daemon's answer). */
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/thread.h"
 #include "trigger/pod.h"
 
 static unsigned closers;             /* closing threads still running (atomic) */
@@ -39,22 +38,8 @@ static void *closer(void *opaque) {
 
 /* Close vc on a detached thread; inline when no thread can be started. */
 static void close_detached(virConnectPtr vc) {
-        pthread_attr_t attr;
-        sigset_t all, old;
-        pthread_t t;
-        int r;
-
         __atomic_add_fetch(&closers, 1, __ATOMIC_RELAXED);
-        r = pthread_attr_init(&attr);
-        if (r == 0) {
-                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                sigfillset(&all);          /* signals stay with the loop thread */
-                pthread_sigmask(SIG_SETMASK, &all, &old);
-                r = pthread_create(&t, &attr, closer, vc);
-                pthread_sigmask(SIG_SETMASK, &old, NULL);
-                pthread_attr_destroy(&attr);
-        }
-        if (r != 0)
+        if (thread_detached(closer, vc) < 0)
                 closer(vc);
 }
 
