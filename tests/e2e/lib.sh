@@ -119,6 +119,13 @@ nic_slots() {
 
 # check_ping_back NAME VMI NODE [TIMEOUT_S] — ok when VMI logs a ping reply after MARK within TIMEOUT_S
 # (default 20), else not ok with the guest's and NODE's relinkd lines.
+# check_lease NAME WANT VMI [DEV] — the guest's latest lease on DEV (default eth0) is WANT; the guest logs it
+# a moment after the server's ACK that relinkd verifies by, so wait up to 10 s for it first.
+check_lease() {
+	rl_wait 10 vm_lease_is "$3" "${4:-eth0}" "$2"
+	check_eq "$1" "$(vm_lease_ip "$3" "${4:-eth0}")" "$2"
+}
+
 check_ping_back() {
 	if vm_wait_log "$2" "$MARK" ' ping-ok ' "${4:-20}" >/dev/null; then
 		ok "$1"

@@ -35,7 +35,7 @@ relinkd_start 2
 check_ping_back "missed: ping comes back after the restart" missed 2
 check_re "missed: restarted relinkd decided reattach on reconcile" "$(rlines missed 2 | grep -m1 'decision=')" \
 	'decision=reattach .*trigger=reconcile'
-check_eq "missed: guest lease is the target pod's address" "$(vm_lease_ip missed)" "$(pod_addr "$MIG_POD" eth0)"
+check_lease "missed: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" missed eth0
 
 scenario "relinkd SIGKILLed while the link is held down, restarted (held)"
 # Kill it the moment it reports the link down (the hold is 1 s).
@@ -46,7 +46,7 @@ check "held: no ping reply while the link is held down (2 s)" vm_log_quiet held 
 relinkd_start 2
 check_ping_back "held: ping comes back after the restart" held 2
 check_re "held: guest carrier is up again" "$(since held | grep 'carrier dev=eth0' | tail -1)" 'state=up'
-check_eq "held: guest lease is the target pod's address" "$(vm_lease_ip held)" "$(pod_addr "$MIG_POD" eth0)"
+check_lease "held: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" held eth0
 
 scenario "relinkd SIGKILLed between detach and re-attach, restarted (torn)"
 migrate_killing torn 2 ' detach ' || exit 1
@@ -57,7 +57,7 @@ echo "# torn: NICs in the live domain while relinkd is down: $(pod_virsh "$MIG_P
 relinkd_start 2
 check_ping_back "torn: ping comes back after the restart" torn 2
 check_eq "torn: the domain has its NIC again" "$(pod_virsh "$MIG_POD" domiflist default_torn | grep -c ethernet)" 1
-check_eq "torn: guest lease is the target pod's address" "$(vm_lease_ip torn)" "$(pod_addr "$MIG_POD" eth0)"
+check_lease "torn: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" torn eth0
 
 scenario "libvirtd restarted under relinkd before the migration (survivor)"
 MARK=$(vm_log_mark survivor)
@@ -76,7 +76,7 @@ migrate_run survivor || exit 1
 check_ping_back "survivor: ping comes back" survivor 2
 check_re "survivor: relinkd decided reattach on the migration event" "$(rlines survivor 2 | grep -m1 'decision=')" \
 	'decision=reattach .*trigger=migrated'
-check_eq "survivor: guest lease is the target pod's address" "$(vm_lease_ip survivor)" "$(pod_addr "$MIG_POD" eth0)"
+check_lease "survivor: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" survivor eth0
 
 scenario "libvirtd restarted under a fixed VM: nothing happens (survivor)"
 rl_wait 10 rlines_has survivor 2 " verified "

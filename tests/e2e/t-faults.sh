@@ -104,7 +104,7 @@ gcount() { since "$1" | grep -cE "$2"; }
 # ends_well VMI — ping back, the target pod's address, the NIC count of before the migration.
 ends_well() {
 	check_ping_back "$1: ping comes back" "$1" 2 30
-	check_eq "$1: guest lease is the target pod's address" "$(vm_lease_ip "$1")" "$(pod_addr "$TGT" eth0)"
+	check_lease "$1: guest lease is the target pod's address" "$(pod_addr "$TGT" eth0)" "$1" eth0
 	check_eq "$1: NICs in the domain as before" "$(nics "$TGT" "$1")" "$NICS"
 	check_re "$1: guest carrier is up" "$(since "$1" | grep 'carrier dev=eth0' | tail -1)" '^$|state=up'
 }

@@ -64,7 +64,7 @@ known() {
 	check_eq "$vmi: guest saw no carrier loss, one re-plug" \
 		"$(since "$vmi" | grep -oE 'nic-(del|add) dev=eth0|carrier dev=eth0 state=down' | tr '\n' ' ')" \
 		"nic-del dev=eth0 nic-add dev=eth0 "
-	check_eq "$vmi: guest lease is the target pod's address" "$(vm_lease_ip "$vmi")" "$(pod_addr "$MIG_POD" eth0)"
+	check_lease "$vmi: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" "$vmi" eth0
 	check_re "$vmi: the re-plug is remembered" "$(meta "$vmi")" 'worked="replug"'
 }
 
@@ -78,7 +78,7 @@ ladder() {
 		"decision=flap .* client=$c \\($src\\) first=flap "
 	check_re "$vmi: relinkd escalated flap → reattach" "$(rlines "$vmi" 2 | grep -m1 ' escalate ')" 'escalate from=flap to=reattach'
 	check_re "$vmi: relinkd verified the re-plug" "$(rlines "$vmi" 2 | grep -m1 ' verified ')" 'verified kind=reattach'
-	check_eq "$vmi: guest lease is the target pod's address" "$(vm_lease_ip "$vmi")" "$(pod_addr "$MIG_POD" eth0)"
+	check_lease "$vmi: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" "$vmi" eth0
 	check_re "$vmi: what worked is remembered" "$(meta "$vmi")" 'worked="replug"'
 }
 

@@ -118,5 +118,5 @@ for vmi in "${CLIENTS[@]}"; do
 		;;
 	esac
 	check_re "$vmi: relinkd verified its action" "$(rlines "$vmi" 2 | grep -E ' verified | FAILED ' | tail -1)" ' verified '
-	check_eq "$vmi: guest lease is the target pod's address" "$(vm_lease_ip "$vmi")" "$(pod_addr "$MIG_POD" eth0)"
+	check_lease "$vmi: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" "$vmi" eth0
 done

@@ -39,7 +39,7 @@ check_re "mover: relinkd verified the re-attach" "$(rlines mover 2 | grep -m1 ' 
 check_re "mover: guest logged nic-del eth0" "$(since mover | grep -m1 ' nic-del ')" 'nic-del dev=eth0$'
 check_re "mover: guest logged nic-add eth0 with the target pod's MAC" "$(since mover | grep -m1 ' nic-add ')" \
 	"nic-add dev=eth0 mac=$NEW_MAC\$"
-check_eq "mover: guest lease is the target pod's address" "$(vm_lease_ip mover)" "$(pod_addr "$MIG_POD" eth0)"
+check_lease "mover: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" mover eth0
 check_eq "mover: no flap (no carrier down)" "$(since mover | grep -c 'carrier dev=eth0 state=down')" 0
 check "mover: the source domain has a PCI-addressed NIC" test -n "$OLD_SLOTS"
 check_eq "mover: PCI slot kept (live domain XML on the target)" "$(nic_slots mover)" "$OLD_SLOTS"
@@ -52,7 +52,7 @@ check_re "pinned: relinkd decided flap" "$(rlines pinned 2 | grep -m1 'decision=
 check_re "pinned: relinkd verified the flap" "$(rlines pinned 2 | grep -m1 ' verified ')" 'verified kind=flap'
 check_re "pinned: guest saw carrier down then up" "$(since pinned | grep -o 'carrier dev=eth0 state=[a-z]*' | tr '\n' ' ')" \
 	'state=down carrier dev=eth0 state=up'
-check_eq "pinned: guest lease is the target pod's address" "$(vm_lease_ip pinned)" "$(pod_addr "$MIG_POD" eth0)"
+check_lease "pinned: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" pinned eth0
 check_eq "pinned: no re-plug" "$(since pinned | grep -cE ' nic-(del|add) ')" 0
 
 scenario "default + net1 both handled (dual)"
@@ -63,8 +63,8 @@ check_eq "dual: relinkd acted on two NICs" "$(rlines dual 2 | grep 'decision=rea
 	"record=net1/ record=podnet/ "
 check_eq "dual: both actions verified" "$(rlines dual 2 | grep -c ' verified ')" 2
 rl_wait 10 vm_lease_is dual eth1 "$(pod_addr "$MIG_POD" net1)"
-check_eq "dual: eth0 lease is the target pod's address" "$(vm_lease_ip dual eth0)" "$(pod_addr "$MIG_POD" eth0)"
-check_eq "dual: eth1 lease is the target pod's net1 address" "$(vm_lease_ip dual eth1)" "$(pod_addr "$MIG_POD" net1)"
+check_lease "dual: eth0 lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" dual eth0
+check_lease "dual: eth1 lease is the target pod's net1 address" "$(pod_addr "$MIG_POD" net1)" dual eth1
 check_eq "dual: both NICs keep their names" "$(since dual | grep ' nic-add ' | grep -o 'dev=eth[0-9]' | sort | tr '\n' ' ')" \
 	"dev=eth0 dev=eth1 "
 

@@ -34,7 +34,7 @@ pinned() {
 	check_eq "$vmi: guest re-plugged eth0, no carrier loss" \
 		"$(since "$vmi" | grep -oE 'nic-(del|add) dev=eth0|carrier dev=eth0 state=down' | tr '\n' ' ')" \
 		"nic-del dev=eth0 nic-add dev=eth0 "
-	check_eq "$vmi: guest lease is the target pod's address" "$(vm_lease_ip "$vmi")" "$(pod_addr "$MIG_POD" eth0)"
+	check_lease "$vmi: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" "$vmi" eth0
 }
 
 # direct VMI STACK — MAC changed: reattach, verified.
@@ -46,7 +46,7 @@ direct() {
 	check_lt "$vmi: RESUMED_MIGRATED → first ping reply (ms)" "$(first_ping_ms "$vmi")" 8000
 	check_re "$vmi: relinkd decided reattach" "$(rlines "$vmi" 2 | grep -m1 'decision=')" 'decision=reattach'
 	check_re "$vmi: relinkd verified the re-attach" "$(rlines "$vmi" 2 | grep -m1 ' verified ')" 'verified kind=reattach'
-	check_eq "$vmi: guest lease is the target pod's address" "$(vm_lease_ip "$vmi")" "$(pod_addr "$MIG_POD" eth0)"
+	check_lease "$vmi: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" "$vmi" eth0
 }
 
 pinned nm-pin nm nm

@@ -86,9 +86,7 @@ cont_stopped
 line=$(relinkd_wait 2 "domain=$DOM_S .* (verified|FAILED) kind=" 90 "$RMARK") || true
 check_re "stuck: relinkd verified it after the daemon came back" "$line" ' verified kind='
 echo "# stuck: SIGCONT → verified $(($(rl_ms) - t_cont)) ms (upper bound: polled)"
-want=$(pod_addr "${TGT[stuck]}" eth0)
-rl_wait 10 vm_lease_is stuck eth0 "$want"
-check_eq "stuck: guest configured the target pod's address" "$(vm_lease_ip stuck eth0)" "$want"
+check_lease "stuck: guest configured the target pod's address" "$(pod_addr "${TGT[stuck]}" eth0)" stuck eth0
 check_eq "stuck: link up" "$(pod_virsh "${TGT[stuck]}" domif-getlink "$DOM_S" "$(vm_nic_mac stuck eth0)" 2>/dev/null |
 	awk '{print $NF}')" up
 MARK=${MK[stuck]}

@@ -118,7 +118,7 @@ paused_scenario() {
 	check_re "$vmi: verified, present with the new MAC" "$(final "$vmi")" "verified kind=reattach .*nic_state=present nic_mac=$NEW_MAC"
 	check_re "$vmi: the FAILED status is cleared" "$(rlines "$vmi" 2 | grep -m1 'recovered-late')" 'recovered-late kind=reattach'
 	check_ping_back "$vmi: ping comes back" "$vmi" 2 30
-	check_eq "$vmi: guest lease is the target pod's address" "$(vm_lease_ip "$vmi")" "$(pod_addr "$MIG_POD" eth0)"
+	check_lease "$vmi: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" "$vmi" eth0
 	check_rule "$vmi"
 }
 paused_scenario p8 8
@@ -205,7 +205,7 @@ check_re "oldmac: the new MAC went unanswered, then the old one was plugged" \
 check_re "oldmac: relinkd ends verified with the MAC that gets an answer" "$(final oldmac)" \
 	"verified kind=reattach .*nic_state=present nic_mac=$OLD_MAC"
 check_re "oldmac: verified by the server's ACK" "$(rlines oldmac 2 | grep -m1 'dhcp-ack ip=')" "dhcp-ack ip=$(pod_ip "$MIG_POD" eth0) "
-check_eq "oldmac: guest lease is the target pod's address" "$(vm_lease_ip oldmac)" "$(pod_addr "$MIG_POD" eth0)"
+check_lease "oldmac: guest lease is the target pod's address" "$(pod_addr "$MIG_POD" eth0)" oldmac eth0
 check_ping_back "oldmac: ping comes back" oldmac 2 30
 check_rule oldmac
 
