@@ -123,5 +123,5 @@ if [ "$STOPPED" = 1 ]; then
 	check_lt "relinkd on node 2 stops within 2 s of SIGTERM, the hung launcher still stopped" "$(($(rl_ms) - t0))" 2000
 	kill -CONT "$HUNG_PID"
 	kill "$HUNG_MIG" 2>/dev/null
-	wait "$HUNG_MIG" 2>/dev/null
+	wait "$HUNG_MIG" 2>/dev/null || true   # killed on purpose: its status is not the test's
 fi
