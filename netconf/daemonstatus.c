@@ -12,27 +12,9 @@
 #include "netconf/daemonstatus.h"
 #include "netconf/json.h"
 
-static int add_str(cJSON *o, const char *k, const char *v) {
-        return cJSON_AddStringToObject(o, k, v) ? 0 : -ENOMEM;
-}
 
-static int add_num(cJSON *o, const char *k, double v) {
-        return cJSON_AddNumberToObject(o, k, v) ? 0 : -ENOMEM;
-}
 
-static int add_null(cJSON *o, const char *k) {
-        return cJSON_AddNullToObject(o, k) ? 0 : -ENOMEM;
-}
 
-static int append(cJSON *a, cJSON *item) {
-        if (!item)
-                return -ENOMEM;
-        if (!cJSON_AddItemToArray(a, item)) {
-                cJSON_Delete(item);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 void st_format_time(int64_t ms, char *buf, size_t size) {
         struct tm tm;
@@ -51,9 +33,9 @@ static int add_time(cJSON *o, const char *k, int64_t ms) {
         char buf[40];
 
         if (ms <= 0)
-                return add_null(o, k);
+                return json_add_null(o, k);
         st_format_time(ms, buf, sizeof(buf));
-        return add_str(o, k, buf);
+        return json_add_str(o, k, buf);
 }
 
 static cJSON *launcher_json(const struct st_launcher *l, int64_t now) {
@@ -63,18 +45,18 @@ static cJSON *launcher_json(const struct st_launcher *l, int64_t now) {
 
         if (!o)
                 return NULL;
-        k |= add_str(o, "label", l->label);
-        k |= *l->pod_uid ? add_str(o, "pod_uid", l->pod_uid) : add_null(o, "pod_uid");
-        k |= add_str(o, "origin", l->origin);
-        k |= *l->socket ? add_str(o, "socket", l->socket) : add_null(o, "socket");
-        k |= add_str(o, "state", l->state);
+        k |= json_add_str(o, "label", l->label);
+        k |= *l->pod_uid ? json_add_str(o, "pod_uid", l->pod_uid) : json_add_null(o, "pod_uid");
+        k |= json_add_str(o, "origin", l->origin);
+        k |= *l->socket ? json_add_str(o, "socket", l->socket) : json_add_null(o, "socket");
+        k |= json_add_str(o, "state", l->state);
         if (l->has_netns) {
                 snprintf(ns, sizeof(ns), "%llu:%llu", (unsigned long long) l->ns_dev, (unsigned long long) l->ns_ino);
-                k |= add_str(o, "netns", ns);
+                k |= json_add_str(o, "netns", ns);
         } else
-                k |= add_null(o, "netns");
+                k |= json_add_null(o, "netns");
         k |= add_time(o, "since", l->since_ms);
-        k |= add_num(o, "for_ms", (double) (l->since_ms > 0 ? now - l->since_ms : 0));
+        k |= json_add_num(o, "for_ms", (double) (l->since_ms > 0 ? now - l->since_ms : 0));
         if (k < 0) {
                 cJSON_Delete(o);
                 return NULL;
@@ -88,18 +70,18 @@ static cJSON *action_json(const struct st_action *a) {
 
         if (!o)
                 return NULL;
-        k |= add_str(o, "domain", a->domain);
-        k |= add_str(o, "uuid", a->uuid);
-        k |= add_str(o, "pod", a->pod);
-        k |= add_str(o, "nic", a->nic_pci);
-        k |= add_str(o, "alias", a->nic_alias);
-        k |= add_str(o, "mac", a->mac);
-        k |= add_str(o, "record", a->record);
-        k |= add_str(o, "kind", a->kind);
-        k |= add_str(o, "phase", a->phase);
-        k |= add_num(o, "rung", a->rung);
-        k |= add_num(o, "rungs", a->n_rungs);
-        k |= add_num(o, "elapsed_ms", (double) a->elapsed_ms);
+        k |= json_add_str(o, "domain", a->domain);
+        k |= json_add_str(o, "uuid", a->uuid);
+        k |= json_add_str(o, "pod", a->pod);
+        k |= json_add_str(o, "nic", a->nic_pci);
+        k |= json_add_str(o, "alias", a->nic_alias);
+        k |= json_add_str(o, "mac", a->mac);
+        k |= json_add_str(o, "record", a->record);
+        k |= json_add_str(o, "kind", a->kind);
+        k |= json_add_str(o, "phase", a->phase);
+        k |= json_add_num(o, "rung", a->rung);
+        k |= json_add_num(o, "rungs", a->n_rungs);
+        k |= json_add_num(o, "elapsed_ms", (double) a->elapsed_ms);
         if (k < 0) {
                 cJSON_Delete(o);
                 return NULL;
@@ -113,23 +95,23 @@ static cJSON *decision_json(const struct st_decision *d) {
 
         if (!o)
                 return NULL;
-        k |= add_num(o, "seq", (double) d->seq);
+        k |= json_add_num(o, "seq", (double) d->seq);
         k |= add_time(o, "at", d->at_ms);
-        k |= add_str(o, "domain", d->domain);
-        k |= add_str(o, "uuid", d->uuid);
-        k |= add_str(o, "pod", d->pod);
-        k |= add_str(o, "nic", d->nic_pci);
-        k |= add_str(o, "mac", d->mac);
-        k |= add_str(o, "record", d->record);
-        k |= add_str(o, "decision", d->decision);
-        k |= add_str(o, "trigger", d->trigger);
-        k |= add_str(o, "reason", d->reason);
-        k |= add_str(o, "evidence", d->evidence);
-        k |= add_str(o, "result", d->result);
+        k |= json_add_str(o, "domain", d->domain);
+        k |= json_add_str(o, "uuid", d->uuid);
+        k |= json_add_str(o, "pod", d->pod);
+        k |= json_add_str(o, "nic", d->nic_pci);
+        k |= json_add_str(o, "mac", d->mac);
+        k |= json_add_str(o, "record", d->record);
+        k |= json_add_str(o, "decision", d->decision);
+        k |= json_add_str(o, "trigger", d->trigger);
+        k |= json_add_str(o, "reason", d->reason);
+        k |= json_add_str(o, "evidence", d->evidence);
+        k |= json_add_str(o, "result", d->result);
         k |= add_time(o, "result_at", d->result_at_ms);
-        k |= *d->kind ? add_str(o, "kind", d->kind) : add_null(o, "kind");
-        k |= *d->note ? add_str(o, "note", d->note) : add_null(o, "note");
-        k |= d->renewal_ms >= 0 ? add_num(o, "renewal_ms", (double) d->renewal_ms) : add_null(o, "renewal_ms");
+        k |= *d->kind ? json_add_str(o, "kind", d->kind) : json_add_null(o, "kind");
+        k |= *d->note ? json_add_str(o, "note", d->note) : json_add_null(o, "note");
+        k |= d->renewal_ms >= 0 ? json_add_num(o, "renewal_ms", (double) d->renewal_ms) : json_add_null(o, "renewal_ms");
         if (k < 0) {
                 cJSON_Delete(o);
                 return NULL;
@@ -146,8 +128,8 @@ int st_render_json(const struct st_snapshot *s, char **ret) {
 
         if (!o)
                 return -ENOMEM;
-        k |= add_str(o, "version", s->version ? s->version : "");
-        k |= add_num(o, "pid", s->pid);
+        k |= json_add_str(o, "version", s->version ? s->version : "");
+        k |= json_add_num(o, "pid", s->pid);
         k |= add_time(o, "now", s->now_ms);
         l = cJSON_AddArrayToObject(o, "launchers");
         a = cJSON_AddArrayToObject(o, "actions");
@@ -155,13 +137,13 @@ int st_render_json(const struct st_snapshot *s, char **ret) {
         if (k < 0 || !l || !a || !d)
                 return -ENOMEM;
         for (size_t i = 0; i < s->n_launchers; i++)
-                if (append(l, launcher_json(&s->launchers[i], s->now_ms)) < 0)
+                if (json_append(l, launcher_json(&s->launchers[i], s->now_ms)) < 0)
                         return -ENOMEM;
         for (size_t i = 0; i < s->n_actions; i++)
-                if (append(a, action_json(&s->actions[i])) < 0)
+                if (json_append(a, action_json(&s->actions[i])) < 0)
                         return -ENOMEM;
         for (size_t i = 0; i < s->n_decisions; i++)
-                if (append(d, decision_json(&s->decisions[i])) < 0)
+                if (json_append(d, decision_json(&s->decisions[i])) < 0)
                         return -ENOMEM;
         text = cJSON_Print(o);
         if (!text)

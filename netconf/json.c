@@ -149,3 +149,35 @@ int json_parse_strict(const char *buf, size_t len, cJSON **ret, char *err, size_
         *ret = o;
         return 0;
 }
+
+int json_add_str(cJSON *o, const char *k, const char *v) {
+        return cJSON_AddStringToObject(o, k, v) ? 0 : -ENOMEM;
+}
+
+int json_add_num(cJSON *o, const char *k, double v) {
+        return cJSON_AddNumberToObject(o, k, v) ? 0 : -ENOMEM;
+}
+
+int json_add_null(cJSON *o, const char *k) {
+        return cJSON_AddNullToObject(o, k) ? 0 : -ENOMEM;
+}
+
+int json_add_item(cJSON *o, const char *k, cJSON *item) {
+        if (!item)
+                return -ENOMEM;
+        if (!cJSON_AddItemToObject(o, k, item)) {
+                cJSON_Delete(item);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int json_append(cJSON *a, cJSON *item) {
+        if (!item)
+                return -ENOMEM;
+        if (!cJSON_AddItemToArray(a, item)) {
+                cJSON_Delete(item);
+                return -ENOMEM;
+        }
+        return 0;
+}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cJSON helpers shared by conf.c and record.c. Internal to netconf/: nothing outside includes this. */
+/* cJSON helpers shared by conf.c, record.c and daemonstatus.c. Internal to netconf/: nothing outside includes this. */
 #pragma once
 
 #include <cJSON.h>
@@ -18,3 +18,10 @@ static inline void cjson_deletep(cJSON **p) { cJSON_Delete(*p); }
 /* Format a message into err (when non-NULL) and return r: the error-with-message idiom of netconf/. */
 int netconf_fail(char *err, size_t size, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int json_parse_strict(const char *buf, size_t len, cJSON **ret, char *err, size_t err_size);
+
+/* Encode helpers: 0 or -ENOMEM. An item that cannot be added is deleted (the caller never owns it again). */
+int json_add_str(cJSON *o, const char *k, const char *v);
+int json_add_num(cJSON *o, const char *k, double v);
+int json_add_null(cJSON *o, const char *k);
+int json_add_item(cJSON *o, const char *k, cJSON *item);
+int json_append(cJSON *a, cJSON *item);

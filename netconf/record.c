@@ -43,40 +43,16 @@ bool record_ifname_valid(const char *s) {
 
 /* ---- encode ---- */
 
-static int add_str(cJSON *o, const char *k, const char *v) {
-        return cJSON_AddStringToObject(o, k, v) ? 0 : -ENOMEM;
-}
 
-static int add_num(cJSON *o, const char *k, double v) {
-        return cJSON_AddNumberToObject(o, k, v) ? 0 : -ENOMEM;
-}
 
-static int add_item(cJSON *o, const char *k, cJSON *item) {
-        if (!item)
-                return -ENOMEM;
-        if (!cJSON_AddItemToObject(o, k, item)) {
-                cJSON_Delete(item);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
-static int append(cJSON *a, cJSON *item) {
-        if (!item)
-                return -ENOMEM;
-        if (!cJSON_AddItemToArray(a, item)) {
-                cJSON_Delete(item);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 /* A JSON array of n strings laid out stride bytes apart (a char[n][stride] field). */
 static cJSON *string_array(const char *first, size_t stride, size_t n) {
         cJSON *a = cJSON_CreateArray();
 
         for (size_t i = 0; a && i < n && i < RECORD_MAX_DNS; i++)
-                if (append(a, cJSON_CreateString(first + i * stride)) < 0) {
+                if (json_append(a, cJSON_CreateString(first + i * stride)) < 0) {
                         cJSON_Delete(a);
                         return NULL;
                 }
@@ -110,68 +86,68 @@ int record_to_json(const struct record *r, char **ret_json) {
 
         if (!o)
                 return -ENOMEM;
-        k |= add_num(o, "schema", r->schema ? r->schema : RECORD_SCHEMA);
-        k |= add_str(o, "network", r->network);
-        k |= add_str(o, "containerID", r->container_id);
-        k |= add_str(o, "ifname", r->ifname);
-        k |= add_num(o, "ifindex", r->ifindex);
-        k |= add_item(o, "netns", netns = cJSON_CreateObject());
+        k |= json_add_num(o, "schema", r->schema ? r->schema : RECORD_SCHEMA);
+        k |= json_add_str(o, "network", r->network);
+        k |= json_add_str(o, "containerID", r->container_id);
+        k |= json_add_str(o, "ifname", r->ifname);
+        k |= json_add_num(o, "ifindex", r->ifindex);
+        k |= json_add_item(o, "netns", netns = cJSON_CreateObject());
         if (k < 0)
                 return -ENOMEM;
-        k |= add_str(netns, "path", r->netns_path);
-        k |= add_num(netns, "dev", (double)r->netns_dev);
-        k |= add_num(netns, "ino", (double)r->netns_ino);
-        k |= add_str(o, "mac", r->mac);
-        k |= add_num(o, "mtu", r->mtu);
-        k |= add_item(o, "ips", ips = cJSON_CreateArray());
+        k |= json_add_str(netns, "path", r->netns_path);
+        k |= json_add_num(netns, "dev", (double)r->netns_dev);
+        k |= json_add_num(netns, "ino", (double)r->netns_ino);
+        k |= json_add_str(o, "mac", r->mac);
+        k |= json_add_num(o, "mtu", r->mtu);
+        k |= json_add_item(o, "ips", ips = cJSON_CreateArray());
         if (k < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < r->n_ips && i < RECORD_MAX_IPS; i++) {
                 cJSON *ip = cJSON_CreateObject();
-                if (append(ips, ip) < 0)
+                if (json_append(ips, ip) < 0)
                         return -ENOMEM;
-                k |= add_num(ip, "family", r->ips[i].family == AF_INET6 ? 6 : 4);
-                k |= add_str(ip, "address", r->ips[i].address);
-                k |= add_num(ip, "prefix", r->ips[i].prefix);
+                k |= json_add_num(ip, "family", r->ips[i].family == AF_INET6 ? 6 : 4);
+                k |= json_add_str(ip, "address", r->ips[i].address);
+                k |= json_add_num(ip, "prefix", r->ips[i].prefix);
                 if (r->ips[i].gateway[0])
-                        k |= add_str(ip, "gateway", r->ips[i].gateway);
+                        k |= json_add_str(ip, "gateway", r->ips[i].gateway);
         }
-        k |= add_item(o, "routes", routes = cJSON_CreateArray());
+        k |= json_add_item(o, "routes", routes = cJSON_CreateArray());
         if (k < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < r->n_routes && i < RECORD_MAX_ROUTES; i++) {
                 cJSON *rt = cJSON_CreateObject();
-                if (append(routes, rt) < 0)
+                if (json_append(routes, rt) < 0)
                         return -ENOMEM;
-                k |= add_str(rt, "dst", r->routes[i].dst);
+                k |= json_add_str(rt, "dst", r->routes[i].dst);
                 if (r->routes[i].gw[0])
-                        k |= add_str(rt, "gw", r->routes[i].gw);
+                        k |= json_add_str(rt, "gw", r->routes[i].gw);
         }
-        k |= add_item(o, "dns", dns = cJSON_CreateObject());
+        k |= json_add_item(o, "dns", dns = cJSON_CreateObject());
         if (k < 0)
                 return -ENOMEM;
-        k |= add_item(dns, "nameservers", string_array(r->dns.nameservers[0], sizeof(r->dns.nameservers[0]),
+        k |= json_add_item(dns, "nameservers", string_array(r->dns.nameservers[0], sizeof(r->dns.nameservers[0]),
                                                         r->dns.n_nameservers));
-        k |= add_str(dns, "domain", r->dns.domain);
-        k |= add_item(dns, "search", string_array(r->dns.search[0], sizeof(r->dns.search[0]), r->dns.n_search));
-        k |= add_item(o, "pod", pod = cJSON_CreateObject());
+        k |= json_add_str(dns, "domain", r->dns.domain);
+        k |= json_add_item(dns, "search", string_array(r->dns.search[0], sizeof(r->dns.search[0]), r->dns.n_search));
+        k |= json_add_item(o, "pod", pod = cJSON_CreateObject());
         if (k < 0)
                 return -ENOMEM;
-        k |= add_str(pod, "namespace", r->pod_namespace);
-        k |= add_str(pod, "name", r->pod_name);
-        k |= add_str(pod, "uid", r->pod_uid);
-        k |= add_str(pod, "infraContainerID", r->pod_infra_container_id);
-        k |= add_str(o, "vm", r->vm);
-        k |= add_item(o, "policy", policy = cJSON_CreateObject());
+        k |= json_add_str(pod, "namespace", r->pod_namespace);
+        k |= json_add_str(pod, "name", r->pod_name);
+        k |= json_add_str(pod, "uid", r->pod_uid);
+        k |= json_add_str(pod, "infraContainerID", r->pod_infra_container_id);
+        k |= json_add_str(o, "vm", r->vm);
+        k |= json_add_item(o, "policy", policy = cJSON_CreateObject());
         if (k < 0)
                 return -ENOMEM;
-        k |= add_str(policy, "network", policy_to_string(r->policy.network));
-        k |= add_str(policy, "vm", policy_to_string(r->policy.vm));
+        k |= json_add_str(policy, "network", policy_to_string(r->policy.network));
+        k |= json_add_str(policy, "vm", policy_to_string(r->policy.vm));
         k |= cJSON_AddBoolToObject(policy, "networkObserve", r->policy.network_observe) ? 0 : -ENOMEM;
         k |= cJSON_AddBoolToObject(policy, "vmObserve", r->policy.vm_observe) ? 0 : -ENOMEM;
-        k |= add_str(o, "cniVersion", r->cni_version);
+        k |= json_add_str(o, "cniVersion", r->cni_version);
         format_time(r->created, created);
-        k |= add_str(o, "created", created);
+        k |= json_add_str(o, "created", created);
         if (k < 0)
                 return -ENOMEM;
 
