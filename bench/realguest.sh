@@ -109,7 +109,7 @@ sample() {
 	rl_wait 20 grep -q 'bytes from' "$pl"
 	kill "$pinger" 2>/dev/null
 	wait "$pinger" 2>/dev/null
-	if dg_oops "$vmi" "$mark" >/dev/null; then
+	if vm_oops "$vmi" "$mark" >/dev/null; then
 		OOPSES=$((OOPSES + 1))
 		row migrate "$stack" "$path" "$rep" "n$from" "n$to" "$MIG_MS" "" "" "" "" "" "" "" oops | tee -a "$ROWS"
 		return 2

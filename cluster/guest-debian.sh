@@ -5,7 +5,7 @@
 #
 #   dg_images networkd nm ifupdown          # build (cached) → DG_DIR/{vmlinuz,initrd.img,<stack>.img}
 #   dg_vm_create NODE VMI [vm_create options] -- --stack nm [--mem 384] [--ping IP]
-#   m=$(vm_log_mark VMI); migrate VMI NODE; dg_oops VMI "$m" && echo "guest kernel oops"
+#   m=$(vm_log_mark VMI); migrate VMI NODE; vm_oops VMI "$m" && echo "guest kernel oops"
 #   dg_wait_lease VMI FROM IP TIMEOUT_S     # the guest configured IP (any NIC) after console line FROM
 #
 # Differences from lib.sh's busybox VMs: a virtio root disk (a per-VM qcow2 overlay on the stack's raw
@@ -20,7 +20,6 @@
 
 DG_DIR=${DG_DIR:-$RL_ROOT/.cache/debian}
 DG_MEM_MIB=${DG_MEM_MIB:-384}
-DG_OOPS_RE='BUG:|general protection|Oops|Bad page'
 
 # dg_images STACK... — build every STACK's image (cached by guest/debian/build.sh); 1 on failure.
 dg_images() {
@@ -140,14 +139,6 @@ dg_vm_create() {
 	vm_create "$node" "$vmi" "${copts[@]}" -- --os debian "$@"
 }
 
-# dg_oops VMI [FROM] — 0 (and prints the first line) when the guest console shows a kernel oops after
-# console line FROM. Under TCG a real guest's kernel can crash right after a live migration (memory
-# corrupted by the platform; see guest/debian/README.md): callers report that as a platform fault.
-# A "BUG: soft lockup" (the vCPU starved by a loaded host) is not a crash and does not count.
-dg_oops() {
-	tail -n +"$((${2:-0} + 1))" "$RUN/vms/$1/console.log" 2>/dev/null | tr -d '\r' | grep -a -E -- "$DG_OOPS_RE" |
-		grep -a -v -m1 'soft lockup'
-}
 
 # dg_wait_lease VMI FROM IP TIMEOUT_S — wait for "lease dev=<any> … ip=IP/<len>" after console line FROM.
 dg_wait_lease() {

@@ -884,6 +884,18 @@ console_ts_start() {
 		while IFS= read -r l; do printf "%s %s\n" "${EPOCHREALTIME/./}" "${l%$'"'\r'"'}"; done' sh "$v/console.log"
 }
 
+# vm_oops VMI [FROM] — 0 (and prints the first line) when the guest console shows a kernel oops after
+# console line FROM. Under TCG a guest's kernel can crash right after a live migration with NIC traffic
+# (memory corrupted by the platform; ../guest/debian/README.md), and a crashed guest never processes a
+# hot-unplug: callers report that as a platform fault, not as relinkd's. Both guests (busybox and
+# Debian) run the Debian kernel with its messages on the console. A "BUG: soft lockup" (the vCPU starved
+# by a loaded host) is not a crash and does not count.
+RL_OOPS_RE='BUG:|general protection|Oops|Bad page|Kernel panic'
+vm_oops() {
+	tail -n +"$((${2:-0} + 1))" "$RUN/vms/$1/console.log" 2>/dev/null | tr -d '\r' | grep -a -E -- "$RL_OOPS_RE" |
+		grep -a -v -m1 'soft lockup'
+}
+
 # vm_log_mark VMI — number of console lines so far (use as FROM in vm_wait_log / vm_log_since).
 vm_log_mark() { local n; n=$(grep -c '' "$RUN/vms/$1/console.log" 2>/dev/null); echo "${n:-0}"; }
 

@@ -14,7 +14,7 @@ not_ok() { # NAME [diagnostic lines...]
 	failed=$((failed + 1))
 	echo "not ok - $name"
 	for line in "$@"; do
-		printf '#   %s\n' "$line"
+		printf '%s\n' "$line" | sed 's/^/#   /'   # every line a comment, whatever it holds
 	done
 }
 

@@ -65,7 +65,7 @@ wait "$watcher"
 STOPPED=$LV_S
 check_eq "both live migrations succeeded" "$mig_failed" 0
 for vmi in stuck healthy; do
-	[ "$(vm_pod "$vmi")" = "${TGT[$vmi]}" ] && E2E_PENDING+=("$vmi ${TGT[$vmi]} ${NICS[$vmi]} $RMARK")
+	[ "$(vm_pod "$vmi")" = "${TGT[$vmi]}" ] && E2E_PENDING+=("$vmi ${TGT[$vmi]} ${NICS[$vmi]} $RMARK ${MK[$vmi]}")
 done
 check "stuck: its daemon is stopped" proc_stopped "$LV_S"
 line=$(relinkd_wait 2 "domain=$(vm_domain healthy) .* verified kind=" 30 "$RMARK") || true

@@ -139,7 +139,7 @@ rg_migrate_case() {
 	done=$(relinkd_wait 2 "domain=$(vm_domain "$vmi") .*( verified |it needs attention)" 60 "$rmark")
 	dg_wait_lease "$vmi" "$mark" "$ip" 30 >/dev/null
 	ping_us=$(dg_ping_us 2 "$ip" 20)
-	if oops=$(dg_oops "$vmi" "$mark"); then
+	if oops=$(vm_oops "$vmi" "$mark"); then
 		RG_OOPS=1 RG_OOPSES=$((RG_OOPSES + 1))
 		ok "$name: relinkd recovers a $stack guest # SKIP platform fault: guest kernel oops after TCG migration ($oops)"
 		return 0
