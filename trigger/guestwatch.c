@@ -4,7 +4,6 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -40,7 +39,7 @@ static struct gw *watches;
 static void gw_close(struct gw *w) {
         fd_unwatch(&w->watch);
         if (w->fd >= 0)
-                close(w->fd);
+                virtdom->port_close(w->fd);
         w->fd = -1;
 }
 
@@ -139,7 +138,7 @@ static void gw_readable(int fd, void *opaque) {
         int r;
 
         (void) fd;
-        while ((r = dhcpwatch_read(w->fd, &s)) == 0) {
+        while ((r = virtdom->port_read(w->fd, &s)) == 0) {
                 enum client_src src = SRC_NONE;
                 enum guest_client c;
 
@@ -163,7 +162,7 @@ static int gw_open(struct gw *w) {
 
         if (!w->pod->alive)
                 return -ENOTCONN;
-        r = dhcpwatch_open_client(w->pod->ns_fd, w->tap, &w->fd);
+        r = virtdom->port_open_client(w->pod->ns_fd, w->tap, &w->fd);
         if (r < 0)
                 return r;
         r = fd_watch(w->fd, gw_readable, w);

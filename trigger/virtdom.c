@@ -351,6 +351,7 @@ static const struct virtdom_ops libvirt_ops = {
         .detach = lv_detach,
         .attach = lv_attach,
         .port_open = dhcpwatch_open,
+        .port_open_client = dhcpwatch_open_client,
         .port_read = dhcpwatch_read,
         .port_close = lv_port_close,
         .last_error = lv_last_error,

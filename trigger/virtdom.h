@@ -46,6 +46,8 @@ struct virtdom_ops {
         int (*attach)(virDomainPtr dom, const char *iface_xml);
         /* the guest's port: DHCP frames on tap in the pod netns (dhcpwatch semantics) */
         int (*port_open)(int netns_fd, const char *tap, int *ret_fd);
+        /* … only the guest's own frames (client → server, dhcpwatch_open_client): the standing watch */
+        int (*port_open_client)(int netns_fd, const char *tap, int *ret_fd);
         int (*port_read)(int fd, struct dhcp_seen *ret);
         void (*port_close)(int fd);
         /* text of the last -EIO (never NULL) */

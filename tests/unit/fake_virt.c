@@ -33,6 +33,8 @@ static int64_t clock_us;
 
 struct fport {
         bool open;
+        bool client_only;            /* port_open_client: the guest's own frames only */
+        int err;                     /* the next read fails with this (the tap went away) */
         char tap[16];
         int watch;
         fd_fn fn;
@@ -41,6 +43,8 @@ struct fport {
         unsigned head, tail;
 };
 static struct fport ports[MAX_PORTS];
+static char gone_taps[MAX_PORTS][16];  /* opening these fails with -ENODEV */
+static unsigned port_opens;
 
 static int f_timer_add(unsigned ms, timer_fn fn, void *opaque) {
         for (size_t i = 0; i < MAX_TIMERS; i++)
@@ -252,9 +256,14 @@ static int f_metadata_set(virDomainPtr dom, const char *key, const char *uri, co
 
         if (dead(d))
                 return -EIO;
+        if (d->fail_meta_set) {
+                d->fail_meta_set--;
+                return fail("fake: metadata refused");
+        }
         i = meta_slot(d, uri, true);
         if (i < 0)
                 return i;
+        d->meta_sets++;
         free(d->meta_xml[i]);
         d->meta_xml[i] = xml ? strdup(xml) : NULL;
         return 0;
@@ -276,12 +285,17 @@ static void port_push(const char *tap, const struct dhcp_seen *s) {
         for (size_t k = 0; k < MAX_PORTS; k++) {
                 struct fport *p = &ports[k];
 
-                if (!p->open || !streq(p->tap, tap) || p->tail - p->head >= PORT_QUEUE)
+                if (!p->open || !streq(p->tap, tap) || p->tail - p->head >= PORT_QUEUE ||
+                    (p->client_only && s->to_guest))
                         continue;
                 p->q[p->tail++ % PORT_QUEUE] = *s;
                 if (p->watch && !port_hold)
                         p->fn(PORT_FD_BASE + (int) k, p->opaque);
         }
+}
+
+void fake_port_push(const char *tap, const struct dhcp_seen *s) {
+        port_push(tap, s);
 }
 
 void fake_port_frame(const char *tap, uint8_t msgtype, const char *mac, const char *yiaddr, bool to_guest) {
@@ -481,11 +495,16 @@ static int f_attach(virDomainPtr dom, const char *iface_xml) {
         return 0;
 }
 
-static int f_port_open(int netns_fd, const char *tap, int *ret_fd) {
+static int port_open(const char *tap, bool client_only, int *ret_fd) {
+        port_opens++;
+        for (size_t k = 0; k < MAX_PORTS; k++)
+                if (streq(gone_taps[k], tap))
+                        return -ENODEV;
         for (size_t k = 0; k < MAX_PORTS; k++)
                 if (!ports[k].open) {
                         memset(&ports[k], 0, sizeof(ports[k]));
                         ports[k].open = true;
+                        ports[k].client_only = client_only;
                         snprintf(ports[k].tap, sizeof(ports[k].tap), "%s", tap);
                         *ret_fd = PORT_FD_BASE + (int) k;
                         return 0;
@@ -493,9 +512,54 @@ static int f_port_open(int netns_fd, const char *tap, int *ret_fd) {
         return -EMFILE;
 }
 
+static int f_port_open(int netns_fd, const char *tap, int *ret_fd) {
+        return port_open(tap, false, ret_fd);
+}
+
+static int f_port_open_client(int netns_fd, const char *tap, int *ret_fd) {
+        return port_open(tap, true, ret_fd);
+}
+
+void fake_port_gone(const char *tap, int err) {
+        for (size_t k = 0; k < MAX_PORTS; k++)
+                if (!*gone_taps[k]) {
+                        snprintf(gone_taps[k], sizeof(gone_taps[k]), "%s", tap);
+                        break;
+                }
+        for (size_t k = 0; k < MAX_PORTS; k++)
+                if (ports[k].open && streq(ports[k].tap, tap)) {
+                        ports[k].err = err;
+                        if (ports[k].watch && !port_hold)
+                                ports[k].fn(PORT_FD_BASE + (int) k, ports[k].opaque);
+                }
+}
+
+void fake_port_back(const char *tap) {
+        for (size_t k = 0; k < MAX_PORTS; k++)
+                if (streq(gone_taps[k], tap))
+                        gone_taps[k][0] = '\0';
+}
+
+unsigned fake_port_opens(void) {
+        return port_opens;
+}
+
+unsigned fake_ports_open(void) {
+        unsigned n = 0;
+
+        for (size_t k = 0; k < MAX_PORTS; k++)
+                n += ports[k].open;
+        return n;
+}
+
 static int f_port_read(int fd, struct dhcp_seen *ret) {
         struct fport *p = &ports[fd - PORT_FD_BASE];
+        int err = p->err;
 
+        if (err < 0) {
+                p->err = 0;
+                return err;
+        }
         if (p->head == p->tail)
                 return -EAGAIN;
         *ret = p->q[p->head++ % PORT_QUEUE];
@@ -524,6 +588,7 @@ static const struct virtdom_ops fake_ops = {
         .detach = f_detach,
         .attach = f_attach,
         .port_open = f_port_open,
+        .port_open_client = f_port_open_client,
         .port_read = f_port_read,
         .port_close = f_port_close,
         .last_error = f_last_error,
@@ -532,6 +597,9 @@ static const struct virtdom_ops fake_ops = {
 void fake_install(void) {
         memset(timers, 0, sizeof(timers));
         memset(ports, 0, sizeof(ports));
+        memset(gone_taps, 0, sizeof(gone_taps));
+        port_opens = 0;
+        port_hold = false;
         clock_us = 1000 * 1000000LL;
         loop_set_ops(&fake_loop);
         virtdom_set_ops(&fake_ops);

@@ -48,12 +48,12 @@ struct fake_dom {
         char served_mac[2][18];      /* the server ACKs these MACs ("": none) */
         char served_ip[16];
         /* failure injection: the next N calls fail with -EIO */
-        unsigned fail_attach, fail_detach, fail_update, fail_xml;
+        unsigned fail_attach, fail_detach, fail_update, fail_xml, fail_meta_set;
         bool tap_gone;               /* attaching an element with a <target> fails */
         bool unprivileged;           /* a session daemon: cannot make a tap of its own */
         bool conn_dead;              /* conn_alive() false, failing calls as if the connection died */
         /* what happened */
-        unsigned unplug_requests, attach_calls, update_calls, releases;
+        unsigned unplug_requests, attach_calls, update_calls, releases, meta_sets;
         char attached[8][18];        /* MACs plugged, in order ("-": on a tap of libvirt's, "user": user-mode) */
         unsigned n_attached;
         char links[16];              /* 'd'/'u' per link change */
@@ -76,6 +76,15 @@ void fake_dom_free(struct fake_dom *d);
 void fake_guest_release(struct fake_dom *d, const char *pci, bool announce);
 /* A DHCP frame on tap's port: from the guest (to_guest false) or to it. */
 void fake_port_frame(const char *tap, uint8_t msgtype, const char *mac, const char *yiaddr, bool to_guest);
+/* Any frame (a client's full fingerprint). Ports opened with port_open_client get no to_guest frame. */
+void fake_port_push(const char *tap, const struct dhcp_seen *s);
+/* The tap goes away: the next read on its open ports fails with err (the watcher is woken unless held)
+ * and opening it fails with -ENODEV until fake_port_back(). */
+void fake_port_gone(const char *tap, int err);
+void fake_port_back(const char *tap);
+/* port_open/port_open_client calls so far (failed ones too); ports open now. */
+unsigned fake_port_opens(void);
+unsigned fake_ports_open(void);
 /* hold: frames queue up without waking the watcher; fake_port_ready wakes it once (one callback). */
 void fake_port_hold(bool hold);
 void fake_port_ready(const char *tap);
