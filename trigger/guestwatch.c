@@ -16,6 +16,7 @@
 
 #define REOPEN_MS 1000            /* the tap went away (a re-plug with a new tap): try again … */
 #define REOPEN_TRIES 120          /* … for two minutes */
+#define READ_BURST 64             /* frames per callback (as the action's port, trigger/action.c) */
 
 struct gw {
         struct gw *next;
@@ -135,10 +136,12 @@ static void gw_schedule_reopen(struct gw *w, int err) {
 static void gw_readable(int fd, void *opaque) {
         struct gw *w = opaque;
         struct dhcp_seen s;
-        int r;
+        int r = 0;
 
         (void) fd;
-        while ((r = virtdom->port_read(w->fd, &s)) == 0) {
+        /* At most READ_BURST frames per call: the guest sends these frames, and one flooding DHCP must
+         * not hold the event loop (the socket stays readable, the loop calls again after the others). */
+        for (unsigned burst = 0; burst < READ_BURST && (r = virtdom->port_read(w->fd, &s)) == 0; burst++) {
                 enum client_src src = SRC_NONE;
                 enum guest_client c;
 
@@ -153,7 +156,7 @@ static void gw_readable(int fd, void *opaque) {
                 w->seen_src = src;
                 gw_want_write(w);
         }
-        if (r != -EAGAIN)
+        if (r < 0 && r != -EAGAIN)
                 gw_schedule_reopen(w, r);       /* e.g. ENETDOWN: the tap went away */
 }
 

@@ -465,6 +465,26 @@ static void test_shutdown_frees_everything(void **state) {
         assert_int_equal(guestwatch_active(), 0);
 }
 
+static void test_flood_does_not_hold_the_loop(void **state) {
+        /* As the action's port (test_action.c, audit row 10): one callback reads a bounded number of
+         * frames, so a guest flooding DHCP cannot hold the event loop. A new client behind 100 frames
+         * is seen on a later call (the socket stays readable; the loop calls again). */
+        record_nics(&dom, CLIENT_NM);
+        follow(&dom, PCI, "tap0");
+        fake_port_hold(true);
+        for (int i = 0; i < 100; i++)
+                send_client("tap0", MAC, PKT_UNKNOWN, true);
+        send_client("tap0", MAC, PKT_NETWORKD, true);
+        fake_port_hold(false);
+        fake_port_ready("tap0");
+        fake_run(0);
+        assert_int_equal(dom.meta_sets, 0);
+        fake_port_ready("tap0");
+        fake_run(0);
+        assert_int_equal(dom.meta_sets, 1);
+        assert_int_equal(entry(&dom, PCI).client, CLIENT_NETWORKD);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, world_up, world_down)
 
 int main(void) {
@@ -487,6 +507,7 @@ int main(void) {
                 T(test_domain_gone_frees_its_watches),
                 T(test_pod_lost_frees_its_watches),
                 T(test_shutdown_frees_everything),
+                T(test_flood_does_not_hold_the_loop),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
