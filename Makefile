@@ -85,6 +85,9 @@ UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # Test-only drivers (never installed): integration tests run daemon modules through them.
 TOOL_SRC    := $(wildcard tests/tools/*.c)
 TOOL_BIN    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
+# Benchmark programs (bench/*.c, never installed): daemon modules measured on their own.
+BENCH_SRC   := $(wildcard bench/*.c)
+BENCH_BIN   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all test-bins check unit integration conformance e2e demo bench install uninstall clean setup guest man deb image fuzz fuzz-build
 all: $(BIN)/relink $(BIN)/relinkd
@@ -111,6 +114,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(FAKE_OBJ) $(LIB_OBJ) $(PLUGIN_LIBOBJ) $(TRIGG
 		$(call pkg_libs,$(PKGS_RELINKD) cmocka) -lm
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_OBJ) $(TRIGGER_LIBOBJ)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) \
+		$(call pkg_libs,$(PKGS_RELINKD)) -lm
+
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJ) $(TRIGGER_LIBOBJ)
 	@mkdir -p $(@D)
 	$(call quiet,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(call pkg_libs,$(PKGS_RELINKD)) -lm
@@ -188,7 +196,7 @@ check: setup
 # Everything the suites run. The sanitize tier of tests/run-all.sh runs the unit tests, conformance
 # and an integration subset against the same set built with ASan+UBSan into build/asan (SAN_MAKE);
 # the e2e tier runs that relinkd in its cluster-in-a-box.
-test-bins: all $(UNIT_BIN) $(TOOL_BIN)
+test-bins: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
 SAN_MAKE = $(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=build/asan BIN=build/asan/bin
 
 unit: all $(UNIT_BIN)
@@ -211,7 +219,7 @@ demo: setup
 	$(Q)./cluster/demo.sh
 
 bench: setup
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BIN)
 	$(Q)./bench/run.sh
 
 install: all man
