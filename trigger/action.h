@@ -42,6 +42,8 @@ struct action_req {
                                       * -EPERM (the caller says so and counts it) */
         bool skip_flap;              /* the guest's DHCP client is known to ignore a carrier flap (from
                                       * its own DHCP packets): a flap starts at the same-MAC re-plug */
+        bool nic_fresh;              /* nic->xml was read from the live domain in this loop turn: the
+                                      * first step uses it instead of reading the live XML again */
 };
 
 #define ACTION_ALLOW_FLAP    (1u << 0)   /* link down/up */

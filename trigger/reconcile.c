@@ -602,6 +602,7 @@ static void job_nic(struct job *j, const struct dom_nic *nic) {
                 .t_event = j->t_event, .migrated = trigger_is_migration(j->why),
                 .allow = rule.policy == POLICY_ANY ? 0 : policy_allow(rule.policy),   /* 0: all */
                 .skip_flap = skip_flap,
+                .nic_fresh = !j->t_parked,   /* read in this loop turn, unless the job waited for a probe */
         });
         if (r == -EPERM) {
                 /* a narrowing policy left the ladder empty (e.g. no usable MAC for the rungs it

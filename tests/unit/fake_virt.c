@@ -187,6 +187,7 @@ static int f_xml(virDomainPtr dom, char **ret) {
 
         if (dead(d))
                 return -EIO;
+        d->xml_reads++;
         if (d->fail_xml) {
                 d->fail_xml--;
                 return fail("fake: cannot get the XML");

@@ -54,6 +54,7 @@ struct fake_dom {
         bool conn_dead;              /* conn_alive() false, failing calls as if the connection died */
         /* what happened */
         unsigned unplug_requests, attach_calls, update_calls, releases, meta_sets;
+        unsigned xml_reads;          /* live XML reads (GetXMLDesc) */
         char attached[8][18];        /* MACs plugged, in order ("-": on a tap of libvirt's, "user": user-mode) */
         unsigned n_attached;
         char links[16];              /* 'd'/'u' per link change */

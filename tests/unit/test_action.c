@@ -390,6 +390,63 @@ static void test_reattach_verified(void **state) {
         assert_rule(PCI, NEW, false);
 }
 
+/* Started by the job with the live element it has just read (nic_fresh): the unplug goes out without
+ * a second read of the live XML; without nic_fresh (a parked job, a resumed or queued step) it reads. */
+static void reattach_reads(bool fresh, unsigned want_reads) {
+        struct dom_nic *nics = NULL;
+        size_t n = 0;
+        unsigned reads;
+
+        assert_int_equal(virtdom_nics(fake_domptr(&dom), &nics, &n), 0);
+        reads = dom.xml_reads;
+        assert_int_equal(action_start(&(struct action_req) {
+                .pod = pod, .dom = fake_domptr(&dom), .nic = &nics[0], .rec = &rec, .kind = ACTION_REATTACH,
+                .mac_new = NEW, .t_event = fake_now_ms(), .migrated = true, .nic_fresh = fresh,
+        }), 0);
+        dom_nics_free(nics, n);
+        assert_int_equal(dom.unplug_requests, 1);
+        assert_int_equal(dom.xml_reads - reads, want_reads);
+        assert_logged("detach alias=net0 new_mac=" NEW " pending_ms=0 call_ms=0");
+        fake_run(300);                              /* DEVICE_REMOVED */
+        fake_run(0);
+        assert_string_equal(dom.attached[0], NEW);
+        assert_logged("attached plug=new mac=" NEW " detach_ms=300 tries=1 call_ms=0");
+        fake_run(500);
+        assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
+        assert_rule(PCI, NEW, false);
+}
+
+static void test_reattach_fresh_no_second_read(void **state) {
+        reattach_reads(true, 0);
+}
+
+static void test_reattach_not_fresh_reads(void **state) {
+        reattach_reads(false, 1);
+}
+
+static void test_flap_fresh_no_second_read(void **state) {
+        struct dom_nic *nics = NULL;
+        size_t n = 0;
+        unsigned reads;
+
+        snprintf(dom.served_mac[0], 18, OLD);
+        dom.dhcp_on_flap = true;
+        assert_int_equal(virtdom_nics(fake_domptr(&dom), &nics, &n), 0);
+        reads = dom.xml_reads;
+        assert_int_equal(action_start(&(struct action_req) {
+                .pod = pod, .dom = fake_domptr(&dom), .nic = &nics[0], .rec = &rec, .kind = ACTION_FLAP,
+                .t_event = fake_now_ms(), .migrated = true, .nic_fresh = true,
+        }), 0);
+        dom_nics_free(nics, n);
+        assert_string_equal(dom.links, "d");
+        assert_int_equal(dom.xml_reads, reads);
+        fake_run(1000);                             /* hold, link up */
+        assert_string_equal(dom.links, "du");
+        fake_run(500);
+        assert_int_equal(result(ACTION_FLAP, RESULT_VERIFIED), 1);
+        assert_rule(PCI, OLD, false);
+}
+
 static void test_reattach_unanswered_then_alt(void **state) {
         /* The target serves the VM's previous MAC while the record says another. */
         snprintf(dom.served_mac[0], 18, OLD);
@@ -1130,6 +1187,9 @@ int main(void) {
                 T(test_flap_parked_on_lost_connection),
                 T(test_reattach_slot_already_empty),
                 T(test_reattach_verified),
+                T(test_reattach_fresh_no_second_read),
+                T(test_reattach_not_fresh_reads),
+                T(test_flap_fresh_no_second_read),
                 T(test_reattach_unanswered_then_alt),
                 T(test_reattach_nothing_answers),
                 T(test_ack_not_to_guest_is_not_verified),
