@@ -276,7 +276,7 @@ pmsample() {
 	read -r t_res t_ask t_det t_rem t_call t_att <"$out"
 	[[ $t_att =~ ^[0-9]+$ ]] || die "$vmi: plain-virsh re-plug after the migration: $(cat "$out")"
 	dg_wait_lease "$vmi" "$mark" "$ip" 60 >/dev/null
-	if dg_oops "$vmi" "$mark" >/dev/null; then
+	if vm_oops "$vmi" "$mark" >/dev/null; then
 		OOPSES=$((OOPSES + 1))
 		row pmfloor "$stack" reattach "$rep" "n$from" "n$to" "$MIG_MS" "" "" "" "" "" "" "" oops | tee -a "$ROWS"
 		return 2
