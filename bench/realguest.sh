@@ -77,9 +77,9 @@ mkdir -p "$(dirname "$RESULTS")"
 # DEVICE_REMOVED; 29: attach returned → the guest's nic-add line; 30: relinkd's decision t_ms.
 HEADER='date\trev\tkind\tstack\tpath\trep\tfrom\tto\tmigrate_ms\tdecision\tescalated\tverified_ms\tlease_ms\tping_ms\tdetach_removed_ms\tattach_lease_ms\tresult\tevent_detach_ms\tremoved_attach_ms\tattach_dhcp_ms\tdhcp_ack_ms\treasks\tprobe_ms\tpending_ms\tdetach_call_ms\tattach_call_ms\tdetach_nicdel_ms\tnicdel_removed_ms\tattach_nicadd_ms\tdecision_ms\n'
 if [ ! -s "$RESULTS" ]; then
-	printf "$HEADER" >"$RESULTS"
+	printf %b "$HEADER" >"$RESULTS"
 elif [ "$(head -1 "$RESULTS" | awk -F'\t' '{ print NF }')" != 30 ]; then
-	{ printf "$HEADER"; tail -n +2 "$RESULTS"; } >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"   # older rows: new columns empty
+	{ printf %b "$HEADER"; tail -n +2 "$RESULTS"; } >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"   # older rows: new columns empty
 fi
 
 cluster_up || die "nodes"
@@ -372,8 +372,8 @@ verdicts() { awk -F'\t' -v s="$1" -v p="$2" '$3 == "migrate" && $4 == s && $5 ==
 
 # kstats KIND STACK COLUMN — stats over one kind's rows of a stack, any path (the phases are the re-attach's).
 kstats() {
-	local m lo hi
-	read -r m lo hi < <(awk -F'\t' -v k="$1" -v s="$2" -v c="$3" '$3 == k && $4 == s && $5 == "reattach" && $17 != "oops" && $c != "" { print $c }' "$ROWS" | nstats)
+	local m hi
+	read -r m _ hi < <(awk -F'\t' -v k="$1" -v s="$2" -v c="$3" '$3 == k && $4 == s && $5 == "reattach" && $17 != "oops" && $c != "" { print $c }' "$ROWS" | nstats)
 	if [ -n "$m" ]; then printf '%d (%d)' "$m" "$hi"; else printf '–'; fi
 }
 kmedian() { kstats "$@" | cut -d' ' -f1; }
