@@ -197,18 +197,35 @@ static struct lvcall *lv_new(enum lv_op op, virDomainPtr dom, const char *s1, co
         return c;
 }
 
-/* An op returning only success or failure. */
-static int lv_simple(enum lv_op op, virDomainPtr dom, const char *s1, const char *what) {
-        struct lvcall *c = lv_new(op, dom, s1, NULL, NULL);
+/* Make c's call through the gate. 0: libvirt succeeded, c is the caller's (take the results, then
+ * lv_free). Otherwise c is gone: -ENOMEM (c was NULL), or -EIO (not answered, or libvirt failed:
+ * last_error() says which; *err_code, when asked for, is libvirt's virErrorNumber or 0). */
+static int lv_call(struct lvcall *c, const char *what, int *err_code) {
         int r;
 
+        if (err_code)
+                *err_code = 0;
         if (!c)
                 return -ENOMEM;
         r = lv_gated(c, what);
         if (r < 0)
                 return r;
-        r = c->r < 0 ? -EIO : 0;
-        lv_free(c);
+        if (c->r < 0) {
+                if (err_code)
+                        *err_code = c->err_code;
+                lv_free(c);
+                return -EIO;
+        }
+        return 0;
+}
+
+/* An op returning only success or failure. */
+static int lv_simple(enum lv_op op, virDomainPtr dom, const char *s1, const char *what) {
+        struct lvcall *c = lv_new(op, dom, s1, NULL, NULL);
+        int r = lv_call(c, what, NULL);
+
+        if (r == 0)
+                lv_free(c);
         return r;
 }
 
@@ -221,67 +238,48 @@ static bool lv_conn_alive(virDomainPtr dom) {
 
 static int lv_xml(virDomainPtr dom, char **ret) {
         struct lvcall *c = lv_new(LV_XML, dom, NULL, NULL, NULL);
-        int r;
+        int r = lv_call(c, "virDomainGetXMLDesc", NULL);
 
-        if (!c)
-                return -ENOMEM;
-        r = lv_gated(c, "virDomainGetXMLDesc");
         if (r < 0)
                 return r;
-        r = c->r < 0 ? -EIO : 0;
-        *ret = c->out;
-        c->out = NULL;
+        *ret = TAKE_PTR(c->out);
         lv_free(c);
-        return r;
+        return 0;
 }
 
 static int lv_state(virDomainPtr dom, int *ret_state, int *ret_reason) {
         struct lvcall *c = lv_new(LV_STATE, dom, NULL, NULL, NULL);
-        int r;
+        int r = lv_call(c, "virDomainGetState", NULL);
 
-        if (!c)
-                return -ENOMEM;
-        r = lv_gated(c, "virDomainGetState");
         if (r < 0)
                 return r;
-        r = c->r < 0 ? -EIO : 0;
         *ret_state = c->state;
         *ret_reason = c->reason;
         lv_free(c);
-        return r;
+        return 0;
 }
 
 static int lv_metadata_get(virDomainPtr dom, const char *uri, char **ret_xml) {
         struct lvcall *c = lv_new(LV_META_GET, dom, uri, NULL, NULL);
-        int r;
+        int code, r = lv_call(c, "virDomainGetMetadata", &code);
 
-        if (!c)
-                return -ENOMEM;
-        r = lv_gated(c, "virDomainGetMetadata");
         if (r < 0)
-                return r;
-        if (c->r < 0)
-                r = c->err_code == VIR_ERR_NO_DOMAIN_METADATA ? -ENOENT : -EIO;
-        else {
-                *ret_xml = c->out;
-                c->out = NULL;
-        }
+                return r == -EIO && code == VIR_ERR_NO_DOMAIN_METADATA ? -ENOENT : r;
+        *ret_xml = TAKE_PTR(c->out);
         lv_free(c);
-        return r;
+        return 0;
 }
 
 static int lv_metadata_set(virDomainPtr dom, const char *key, const char *uri, const char *xml, bool config) {
         struct lvcall *c = lv_new(LV_META_SET, dom, key, uri, xml);
+
         int r;
 
-        if (!c)
-                return -ENOMEM;
-        c->config = config;
-        r = lv_gated(c, "virDomainSetMetadata");
-        if (r < 0)
-                return r;
-        r = c->r < 0 ? -EIO : 0;
-        lv_free(c);
+        if (c)
+                c->config = config;
+        r = lv_call(c, "virDomainSetMetadata", NULL);
+        if (r == 0)
+                lv_free(c);
         return r;
 }
 
@@ -300,24 +298,18 @@ static int lv_attach(virDomainPtr dom, const char *iface_xml) {
 }
 
 int virtdom_list_active(virConnectPtr vc, virDomainPtr **ret, size_t *ret_n) {
-        struct lvcall *c = calloc(1, sizeof(*c));
+        struct lvcall *c = lv_new(LV_LIST, NULL, NULL, NULL, NULL);
         int r;
 
-        if (!c)
-                return -ENOMEM;
-        c->op = LV_LIST;
-        virConnectRef(vc);
-        c->vc = vc;
-        r = lv_gated(c, "virConnectListAllDomains");
+        if (c) {
+                virConnectRef(vc);
+                c->vc = vc;
+        }
+        r = lv_call(c, "virConnectListAllDomains", NULL);
         if (r < 0)
                 return r;
-        if (c->r < 0) {
-                lv_free(c);
-                return -EIO;
-        }
-        *ret = c->doms;
         *ret_n = (size_t) c->r;
-        c->doms = NULL;
+        *ret = TAKE_PTR(c->doms);
         lv_free(c);
         return 0;
 }
