@@ -2,9 +2,9 @@
 # guest/build.sh [OUTDIR] — build the relink test guest: OUTDIR/vmlinuz + OUTDIR/initrd.img.
 #
 # Kernel: the package linux-image-cloud-amd64 depends on, fetched with `apt-get download` and unpacked
-# with `dpkg -x` (never installed). Initramfs (cpio newc, gzip): busybox-static, the virtio NIC modules,
+# with `dpkg -x` (never installed). Initramfs (cpio newc, gzip; guest/initramfs.sh): busybox-static, the virtio NIC modules,
 # relink-guest (static C helpers: rlog, linkwatch, pinger), /init and the udhcpc script.
-# Cached: rebuilt only when the hash of the inputs (this script, init, dhcp.sh, *.c, *.h, the kernel
+# Cached: rebuilt only when the hash of the inputs (this script, initramfs.sh, init, dhcp.sh, *.c, *.h, the kernel
 # package version, the busybox version) changes. Needs root (device node in the cpio) and gcc.
 set -eu
 
@@ -14,6 +14,8 @@ OUT=${1:-$ROOT/.cache/guest}
 MODULES="failover net_failover virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_net"
 
 die() { echo "guest/build.sh: $*" >&2; exit 1; }
+# shellcheck source=guest/initramfs.sh
+. "$GUEST_DIR/initramfs.sh"
 [ "$(id -u)" = 0 ] || die "must run as root"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -30,7 +32,7 @@ BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] && "$BUSYBOX" --help 2>&1 | head -n1 | grep -q BusyBox || die "busybox-static is not installed"
 BBVER=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo unknown)
 
-STAMP=$( { cat "$GUEST_DIR/build.sh" "$GUEST_DIR/init" "$GUEST_DIR/dhcp.sh" "$GUEST_DIR"/*.c "$GUEST_DIR"/*.h
+STAMP=$( { cat "$GUEST_DIR/build.sh" "$GUEST_DIR/initramfs.sh" "$GUEST_DIR/init" "$GUEST_DIR/dhcp.sh" "$GUEST_DIR"/*.c "$GUEST_DIR"/*.h
           echo "$KPKG $KVER busybox $BBVER"; } | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$STAMP" ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ]; then
         echo "$OUT/vmlinuz"
@@ -57,21 +59,9 @@ VMLINUZ="$WORK/kernel/boot/vmlinuz-$KREL"
 
 # Initramfs tree.
 R="$WORK/root"
-mkdir -p "$R/bin" "$R/dev" "$R/proc" "$R/sys" "$R/run" "$R/tmp" "$R/etc/relink" "$R/lib/modules"
-ln -s bin "$R/sbin"
-cp "$BUSYBOX" "$R/bin/busybox"
-for a in $("$BUSYBOX" --list); do
-        [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"
-done
-for m in $MODULES; do
-        f=$(find "$WORK/kernel/lib/modules/$KREL" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n1)
-        [ -n "$f" ] || die "module '$m' not found in '$DEB'"
-        case "$f" in
-        *.xz)  xz -dc "$f" >"$R/lib/modules/$m.ko" ;;
-        *.zst) zstd -dqc "$f" >"$R/lib/modules/$m.ko" ;;
-        *)     cp "$f" "$R/lib/modules/$m.ko" ;;
-        esac
-done
+mkdir -p "$R/proc" "$R/sys" "$R/run" "$R/tmp" "$R/etc/relink"
+initramfs_busybox "$R"
+initramfs_modules "$R" "$WORK/kernel" "$KREL" $MODULES
 ${CC:-gcc} -static -Os -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wwrite-strings -Wno-unused-parameter -Werror \
         -ffunction-sections -fdata-sections -Wl,--gc-sections -s \
@@ -79,10 +69,8 @@ ${CC:-gcc} -static -Os -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wshado
 for a in rlog linkwatch pinger; do ln -s relink-guest "$R/bin/$a"; done
 install -m 0755 "$GUEST_DIR/init" "$R/init"
 install -m 0755 "$GUEST_DIR/dhcp.sh" "$R/etc/relink/dhcp.sh"
-mknod -m 0600 "$R/dev/console" c 5 1
-mknod -m 0666 "$R/dev/null" c 1 3
-
-( cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet ) | gzip -9 >"$OUT/initrd.img.tmp"
+initramfs_nodes "$R"
+initramfs_pack "$R" "$OUT/initrd.img.tmp"
 cp "$VMLINUZ" "$OUT/vmlinuz.tmp"
 mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
 mv "$OUT/initrd.img.tmp" "$OUT/initrd.img"

@@ -30,6 +30,8 @@ IMAGE_SIZE=1G
 
 die() { echo "guest/debian/build.sh: $*" >&2; exit 1; }
 say() { echo "guest/debian/build.sh: $*" >&2; }
+# shellcheck source=guest/initramfs.sh
+. "$GUEST_DIR/initramfs.sh"
 
 case "$STACK" in
 networkd) PACKAGES="" ;;                                     # systemd-networkd is part of systemd
@@ -62,33 +64,19 @@ if [ -z "$KDEB" ]; then
 fi
 KREL=${KPKG#linux-image-}
 
-BOOT_STAMP=$( { cat "$DEB_DIR/build.sh" "$DEB_DIR/init"; echo "$KPKG $KVER $(dpkg-query -W -f='${Version}' busybox-static)"; } |
+BOOT_STAMP=$( { cat "$DEB_DIR/build.sh" "$GUEST_DIR/initramfs.sh" "$DEB_DIR/init"; echo "$KPKG $KVER $(dpkg-query -W -f='${Version}' busybox-static)"; } |
         sha256sum | cut -d' ' -f1)
 if [ "$(cat "$OUT/boot.stamp" 2>/dev/null)" != "$BOOT_STAMP" ] || [ ! -s "$OUT/initrd.img" ] || [ ! -s "$OUT/vmlinuz" ]; then
         say "initramfs for $KREL"
         rm -rf "$WORK/kernel" "$WORK/initrd"
-        mkdir -p "$WORK/kernel" "$WORK/initrd/bin" "$WORK/initrd/dev" "$WORK/initrd/proc" "$WORK/initrd/sys" \
-                "$WORK/initrd/lib/modules"
+        mkdir -p "$WORK/kernel" "$WORK/initrd/proc" "$WORK/initrd/sys"
         dpkg -x "$KDEB" "$WORK/kernel"
         R=$WORK/initrd
-        ln -s bin "$R/sbin"
-        cp /bin/busybox "$R/bin/busybox"
-        for a in $(/bin/busybox --list); do
-                [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"
-        done
-        for m in $BOOT_MODULES; do
-                f=$(find "$WORK/kernel/lib/modules/$KREL" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n1)
-                [ -n "$f" ] || die "module '$m' not found in '$KDEB'"
-                case "$f" in
-                *.xz)  xz -dc "$f" >"$R/lib/modules/$m.ko" ;;
-                *.zst) zstd -dqc "$f" >"$R/lib/modules/$m.ko" ;;
-                *)     cp "$f" "$R/lib/modules/$m.ko" ;;
-                esac
-        done
+        initramfs_busybox "$R"
+        initramfs_modules "$R" "$WORK/kernel" "$KREL" $BOOT_MODULES
         install -m 0755 "$DEB_DIR/init" "$R/init"
-        mknod -m 0600 "$R/dev/console" c 5 1
-        mknod -m 0666 "$R/dev/null" c 1 3
-        (cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9 >"$OUT/initrd.img.tmp"
+        initramfs_nodes "$R"
+        initramfs_pack "$R" "$OUT/initrd.img.tmp"
         cp "$WORK/kernel/boot/vmlinuz-$KREL" "$OUT/vmlinuz.tmp"
         mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
         mv "$OUT/initrd.img.tmp" "$OUT/initrd.img"
