@@ -801,26 +801,38 @@ pod_event_us() {
 
 # ---------------------------------------------------------------- VMs
 
-# vm_start POD VMI [--stack networkd|nm|ifupdown] [--ping IP] [--cmdline "extra"]
-#   Transient domain "default_<vmi>": TCG, pc, qemu64, 128 MiB, direct kernel boot of the test guest,
-#   serial console appended to $RUN/vms/<vmi>/console.log (one log across migrations),
-#   one virtio NIC per pod network on the launcher's taps, with the pod interface's MAC.
+# vm_start POD VMI [--os busybox|debian] [--stack networkd|nm|ifupdown] [--mem MIB] [--ping IP] [--cmdline "extra"]
+#   Transient domain "default_<vmi>": TCG, pc, qemu64, direct kernel boot, serial console appended to
+#   $RUN/vms/<vmi>/console.log (one log across migrations), one virtio NIC per pod network on the
+#   launcher's taps, with the pod interface's MAC. The guest OS (default: the busybox test guest, 128 MiB)
+#   comes from vm_os_<os> POD VMI STACK, which sets VM_MEM, VM_KERNEL, VM_INITRD, VM_CMDLINE (the OS's own
+#   kernel options), VM_DEVICES (more <devices> XML) and VM_FILES (more files QEMU opens); other guests
+#   than busybox come from their own file (cluster/guest-debian.sh: vm_os_debian).
+vm_os_busybox() {
+	VM_MEM=128 VM_KERNEL=$RL_GUEST_DIR/vmlinuz VM_INITRD=$RL_GUEST_DIR/initrd.img
+	VM_CMDLINE="net.ifnames=0 relink.stack=$3" VM_DEVICES="" VM_FILES=()
+}
 vm_start() {
-	local pod=$1 vmi=$2 stack=networkd ping="" extra="" v d dom net ifname
+	local pod=$1 vmi=$2 os=busybox stack=networkd mem="" ping="" extra="" v d dom net ifname
+	local VM_MEM VM_KERNEL VM_INITRD VM_CMDLINE VM_DEVICES VM_FILES
 	shift 2
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--os) os=$2; shift ;;
 		--stack) stack=$2; shift ;;
+		--mem) mem=$2; shift ;;
 		--ping) ping=$2; shift ;;
 		--cmdline) extra=$2; shift ;;
 		*) rl_err "vm_start: unknown option '$1'"; return 1 ;;
 		esac
 		shift
 	done
+	declare -F "vm_os_$os" >/dev/null || { rl_err "vm_start: unknown guest OS '$os' (no vm_os_$os)"; return 1; }
 	v=$RUN/vms/$vmi
 	d=$(pod_dir "$pod")
 	dom=$(vm_domain "$vmi")
 	mkdir -p "$v"
+	"vm_os_$os" "$pod" "$vmi" "$stack" || return 1
 	while read -r net ifname; do
 		(
 			# shellcheck disable=SC1090
@@ -832,13 +844,13 @@ vm_start() {
 <domain type='qemu'>
   <name>$dom</name>
   <uuid>$(rl_uuid)</uuid>
-  <memory unit='MiB'>128</memory>
+  <memory unit='MiB'>${mem:-$VM_MEM}</memory>
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>$RL_GUEST_DIR/vmlinuz</kernel>
-    <initrd>$RL_GUEST_DIR/initrd.img</initrd>
-    <cmdline>console=ttyS0 net.ifnames=0 relink.stack=$stack${ping:+ relink.ping=$ping}${extra:+ $extra}</cmdline>
+    <kernel>$VM_KERNEL</kernel>
+    <initrd>$VM_INITRD</initrd>
+    <cmdline>console=ttyS0 $VM_CMDLINE${ping:+ relink.ping=$ping}${extra:+ $extra}</cmdline>
   </os>
   <features><acpi/></features>
   <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>
@@ -848,7 +860,7 @@ vm_start() {
   <on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-$(cat "$v/nics.xml")
+$VM_DEVICES$(cat "$v/nics.xml")
     <serial type='file'>
       <source path='$v/console.log' append='on'/>
       <target port='0'/>
@@ -858,15 +870,16 @@ $(cat "$v/nics.xml")
 </domain>
 EOF
 	echo "$pod" >"$v/pod"
+	echo "$stack" >"$v/stack"
 	: >>"$v/console.log"
-	pod_qemu_own "$pod" "$v/console.log"
+	pod_qemu_own "$pod" "$v/console.log" "${VM_FILES[@]}"
 	console_ts_start "$vmi"
 	if ! pod_virsh "$pod" create "$v/domain.xml" >/dev/null; then
 		rl_err "virsh create $dom in $pod failed"
 		return 1
 	fi
 	vm_track_qemu "$vmi"
-	rl_say "VM $dom started in $pod (stack $stack${ping:+, pings $ping})"
+	rl_say "VM $dom started in $pod ($os, stack $stack, ${mem:-$VM_MEM} MiB${ping:+, pings $ping})"
 }
 
 vm_track_qemu() {
@@ -1045,7 +1058,9 @@ migrate_run() {
 	sock=$RUN/mig/$vmi-$(rl_rand 4 0-9a-f).sock
 	rl_say "migrating $(vm_domain "$vmi"): $src (node $(pod_get "$src" node)) → $tgt (node $(pod_get "$tgt" node))"
 	t0=$(rl_ms)
-	if ! pod_virsh "$src" migrate --live "$(vm_domain "$vmi")" "$(pod_uri "$tgt")" --migrateuri "unix://$sock" \
+	# --unsafe: a disk (the Debian guests' qcow2 overlay) is shared by both daemons on this one host;
+	# libvirt refuses it otherwise. Without a disk the flag changes nothing.
+	if ! pod_virsh "$src" migrate --live --unsafe "$(vm_domain "$vmi")" "$(pod_uri "$tgt")" --migrateuri "unix://$sock" \
 		>"$RUN/vms/$vmi/migrate.out" 2>&1; then
 		rl_err "virsh migrate failed: $(cat "$RUN/vms/$vmi/migrate.out")"
 		return 1
