@@ -444,6 +444,7 @@ static bool next_rung(struct act *a, const char *why) {
         act_log(a, LOG_LEVEL_WARN, "escalate from=%s to=%s mac=%s reason=\"%s\"", action_to_string(act_kind(a)),
                 action_to_string(next->kind), next->mac, why);
         a->rung++;
+        a->fresh = false;
         run_rung(a);
         return true;
 }
@@ -1094,6 +1095,7 @@ static void run_rung_step(void *opaque) {
         struct act *a = opaque;
 
         a->timer = 0;
+        a->fresh = false;
         run_rung(a);
 }
 
@@ -1267,9 +1269,11 @@ int action_start(const struct action_req *q) {
         if (q->resume)
                 resume(a, q->resume);
         else {
+                /* Only the first step may use it; it may also finish (and free) the action: a is not
+                 * touched after run_rung(). Later steps enter through run_rung_step() or next_rung(),
+                 * which drop it (queued, parked, escalated: they read the live XML). */
                 a->fresh = q->nic_fresh && q->nic->xml;
                 run_rung(a);
-                a->fresh = false;     /* a later step (queued, parked, escalated) reads the live XML */
         }
         return 0;
 }
