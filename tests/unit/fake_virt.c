@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "tests/unit/fake_virt.h"
 #include "trigger/action.h"
@@ -654,4 +656,55 @@ void fake_dom_free(struct fake_dom *d) {
                 free(d->meta_xml[i]);
                 d->meta_uri[i] = d->meta_xml[i] = NULL;
         }
+}
+
+/* ---- relinkd's log ---- */
+
+static char log_path[64];
+
+void fake_log_open(const char *name) {
+        int fd;
+
+        snprintf(log_path, sizeof(log_path), "/tmp/%s.XXXXXX", name);
+        fd = mkstemp(log_path);
+        if (fd < 0) {
+                perror("fake_log_open: mkstemp");
+                abort();
+        }
+        close(fd);
+        if (log_open("relinkd", log_path, LOG_LEVEL_DEBUG) != 0) {
+                fprintf(stderr, "fake_log_open: cannot open %s\n", log_path);
+                abort();
+        }
+}
+
+void fake_log_close(void) {
+        log_close();
+        if (*log_path)
+                unlink(log_path);
+        *log_path = '\0';
+}
+
+char *fake_log_text(void) {
+        FILE *f = fopen(log_path, "re");
+        char *buf = calloc(1, 1 << 20);
+        size_t n;
+
+        if (!f || !buf) {
+                fprintf(stderr, "fake_log_text: cannot read %s\n", log_path);
+                abort();
+        }
+        n = fread(buf, 1, (1 << 20) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        return buf;
+}
+
+unsigned fake_log_count(const char *needle) {
+        _cleanup_free_ char *t = fake_log_text();
+        unsigned n = 0;
+
+        for (const char *p = t; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
 }

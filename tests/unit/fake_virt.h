@@ -89,6 +89,13 @@ unsigned fake_ports_open(void);
 /* hold: frames queue up without waking the watcher; fake_port_ready wakes it once (one callback). */
 void fake_port_hold(bool hold);
 void fake_port_ready(const char *tap);
+/* relinkd's log into a temporary file for the test to read (name: the file's prefix under /tmp);
+ * fake_log_close() closes and removes it. fake_log_text(): the log so far (free it); fake_log_count():
+ * how often needle occurs in it. */
+void fake_log_open(const char *name);
+void fake_log_close(void);
+char *fake_log_text(void);
+unsigned fake_log_count(const char *needle);
 static inline virDomainPtr fake_domptr(struct fake_dom *d) {
         return (virDomainPtr) (void *) d;
 }

@@ -34,11 +34,8 @@ static struct opts cfg;
 static struct pod *pod;
 static struct fake_dom dom;
 static struct record rec;
-static char logpath[64];
 
 static int world_up(void **state) {
-        int fd;
-
         fake_install();
         metrics_open(NULL);
         cfg = (struct opts) {
@@ -46,11 +43,7 @@ static int world_up(void **state) {
                 .detach_timeout_ms = 5000,
         };
         relinkd_cfg = &cfg;
-        snprintf(logpath, sizeof(logpath), "/tmp/test_action.XXXXXX");
-        fd = mkstemp(logpath);
-        assert_true(fd >= 0);
-        close(fd);
-        assert_int_equal(log_open("relinkd", logpath, LOG_LEVEL_DEBUG), 0);
+        fake_log_open("test_action");
         pod = pod_new(NULL, -1, "fake-pod");
         assert_non_null(pod);
         pod->ns_dev = 7;
@@ -75,37 +68,14 @@ static int world_down(void **state) {
         assert_int_equal(dom.refs, 0);           /* every domain reference given back */
         fake_dom_free(&dom);
         pod_unref(pod);
-        log_close();
-        unlink(logpath);
+        fake_log_close();
         fake_uninstall();
         return 0;
 }
 
-static char *log_text(void) {
-        FILE *f = fopen(logpath, "re");
-        char *buf = calloc(1, 1 << 20);
-        size_t n;
-
-        assert_non_null(f);
-        assert_non_null(buf);
-        n = fread(buf, 1, (1 << 20) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-        return buf;
-}
-
-static unsigned log_count(const char *needle) {
-        _cleanup_free_ char *t = log_text();
-        unsigned n = 0;
-
-        for (const char *p = t; (p = strstr(p, needle)); p++)
-                n++;
-        return n;
-}
-
 static void assert_logged(const char *needle) {
-        if (log_count(needle) == 0) {
-                _cleanup_free_ char *t = log_text();
+        if (fake_log_count(needle) == 0) {
+                _cleanup_free_ char *t = fake_log_text();
                 fail_msg("not logged: '%s'\n--- log ---\n%s", needle, t);
         }
 }
@@ -245,7 +215,7 @@ static void test_skip_flap_replugs_at_once(void **state) {
         assert_string_equal(dom.attached[0], OLD);
         assert_int_equal(result(ACTION_FLAP, RESULT_ESCALATED), 0);
         assert_int_equal(result(ACTION_REATTACH, RESULT_VERIFIED), 1);
-        assert_int_equal(log_count("escalate from=flap"), 0);
+        assert_int_equal(fake_log_count("escalate from=flap"), 0);
         assert_int_equal(worked_for(PCI), WORKED_REPLUG);
         assert_rule(PCI, OLD, false);
 }
@@ -1140,7 +1110,7 @@ static void test_allow_flap_never_replugs(void **state) {
         assert_string_equal(dom.links, "du");
         assert_int_equal(dom.unplug_requests, 0);
         assert_int_equal(dom.attach_calls, 0);
-        assert_int_equal(log_count("escalate "), 0);
+        assert_int_equal(fake_log_count("escalate "), 0);
         assert_logged("FAILED kind=flap first=flap reason=\"no DHCP from the guest within 3000 ms\"");
         assert_rule(PCI, OLD, false);
 }

@@ -31,7 +31,6 @@
 static struct opts cfg;
 static struct pod *pod;
 static struct fake_dom dom, dom2;
-static char logpath[64];
 
 /* Parameter request lists of the real clients (trigger/fingerprint.c, tests/unit/test_fingerprint.c). */
 static const uint8_t prl_networkd[] = { 1, 3, 6, 12, 15, 33, 42, 120, 121 };
@@ -56,16 +55,10 @@ static void send_client(const char *tap, const char *mac, enum client_pkt c, boo
 }
 
 static int world_up(void **state) {
-        int fd;
-
         fake_install();
         cfg = (struct opts) { .hold_ms = 1000 };
         relinkd_cfg = &cfg;
-        snprintf(logpath, sizeof(logpath), "/tmp/test_guestwatch.XXXXXX");
-        fd = mkstemp(logpath);
-        assert_true(fd >= 0);
-        close(fd);
-        assert_int_equal(log_open("relinkd", logpath, LOG_LEVEL_DEBUG), 0);
+        fake_log_open("test_guestwatch");
         pod = pod_new(NULL, -1, "fake-pod");
         assert_non_null(pod);
         fake_dom_init(&dom, "default_vm", pod);
@@ -88,27 +81,10 @@ static int world_down(void **state) {
         fake_dom_free(&dom);
         fake_dom_free(&dom2);
         pod_unref(pod);
-        log_close();
-        unlink(logpath);
+        fake_log_close();
         fake_uninstall();
         relinkd_cfg = NULL;
         return 0;
-}
-
-static unsigned log_count(const char *needle) {
-        FILE *f = fopen(logpath, "re");
-        _cleanup_free_ char *buf = calloc(1, 1 << 20);
-        unsigned n = 0;
-        size_t len;
-
-        assert_non_null(f);
-        assert_non_null(buf);
-        len = fread(buf, 1, (1 << 20) - 1, f);
-        buf[len] = '\0';
-        fclose(f);
-        for (const char *p = buf; (p = strstr(p, needle)); p++)
-                n++;
-        return n;
 }
 
 /* The domain's relink metadata: an entry per NIC of d, with client c on the first (CLIENT_UNKNOWN:
@@ -163,8 +139,8 @@ static void test_known_client_not_rewritten(void **state) {
         fake_run(60000);
         assert_int_equal(dom.meta_sets, 0);
         assert_int_equal(entry(&dom, PCI).client, CLIENT_NM);
-        assert_int_equal(log_count("client=nm src="), 0);
-        assert_int_equal(log_count("DHCP type=3 from " MAC ": client=nm"), 2);   /* it did read them */
+        assert_int_equal(fake_log_count("client=nm src="), 0);
+        assert_int_equal(fake_log_count("DHCP type=3 from " MAC ": client=nm"), 2);   /* it did read them */
 }
 
 static void test_new_client_written_once(void **state) {
@@ -187,7 +163,7 @@ static void test_new_client_written_once(void **state) {
         e = entry(&dom, PCI2);                              /* the other NIC's entry untouched */
         assert_string_equal(e.id.mac, MAC2);
         assert_int_equal(e.client, CLIENT_UNKNOWN);
-        assert_int_equal(log_count("nic=" PCI " tap=tap0 client=networkd src=boot (was nm)"), 1);
+        assert_int_equal(fake_log_count("nic=" PCI " tap=tap0 client=networkd src=boot (was nm)"), 1);
         /* Renewals of the same client afterwards: nothing more. */
         for (int i = 0; i < 5; i++) {
                 send_client("tap0", MAC, PKT_NETWORKD, true);
@@ -204,7 +180,7 @@ static void test_source_of_the_first_sight(void **state) {
         assert_int_equal(dom.meta_sets, 1);
         assert_int_equal(entry(&dom, PCI).client, CLIENT_NM);
         assert_int_equal(entry(&dom, PCI).client_src, SRC_RENEWAL);
-        assert_int_equal(log_count("client=nm src=renewal (was unknown)"), 1);
+        assert_int_equal(fake_log_count("client=nm src=renewal (was unknown)"), 1);
 }
 
 static void test_unknown_client_never_written(void **state) {
@@ -227,7 +203,7 @@ static void test_client_seen_before_entry_existed(void **state) {
         send_client("tap0", MAC, PKT_NM, false);
         fake_run(0);
         assert_int_equal(dom.meta_sets, 0);
-        assert_int_equal(log_count("client=nm seen before the NIC's identity was recorded"), 1);
+        assert_int_equal(fake_log_count("client=nm seen before the NIC's identity was recorded"), 1);
         /* The job records the NIC's identity, then follows again: the client is said now, by the
          * same watch (no second port). */
         record_nics(&dom, CLIENT_UNKNOWN);
@@ -265,7 +241,7 @@ static void test_write_refused_is_retried(void **state) {
         send_client("tap0", MAC, PKT_NETWORKD, false);
         fake_run(0);
         assert_int_equal(dom.meta_sets, 0);
-        assert_int_equal(log_count("cannot record client=networkd: fake: metadata refused"), 1);
+        assert_int_equal(fake_log_count("cannot record client=networkd: fake: metadata refused"), 1);
         assert_int_equal(entry(&dom, PCI).client, CLIENT_NM);
         send_client("tap0", MAC, PKT_NETWORKD, true);       /* the next renewal tries again */
         fake_run(0);
@@ -283,7 +259,7 @@ static void test_observe_only_writes_nothing(void **state) {
         fake_run(0);
         assert_int_equal(dom.meta_sets, 0);
         assert_int_equal(entry(&dom, PCI).client, CLIENT_NM);
-        assert_int_equal(log_count("client=networkd src=boot (was nm) (dry run: not written)"), 1);
+        assert_int_equal(fake_log_count("client=networkd src=boot (was nm) (dry run: not written)"), 1);
 }
 
 static void test_dead_connection_writes_nothing(void **state) {
@@ -326,7 +302,7 @@ static void test_tap_gone_reopens_then_gives_up(void **state) {
         assert_int_equal(dom.refs, 0);                      /* given up: the watch is gone */
         assert_int_equal(pod->refs, 1);
         assert_int_equal(fake_timers_pending(), 0);
-        assert_int_equal(log_count("tap=tap0 DHCP client watch given up: No such device"), 1);
+        assert_int_equal(fake_log_count("tap=tap0 DHCP client watch given up: No such device"), 1);
         fake_run(10 * REOPEN_MS);
         assert_int_equal(fake_port_opens(), 1 + REOPEN_TRIES);
         /* The next job that sees the domain starts over. */
@@ -359,7 +335,7 @@ static void test_tap_not_there_yet(void **state) {
         fake_port_gone("tap0", -ENETDOWN);
         follow(&dom, PCI, "tap0");
         assert_int_equal(guestwatch_active(), 0);
-        assert_int_equal(log_count("cannot watch the DHCP client on tap 'tap0' yet: No such device"), 1);
+        assert_int_equal(fake_log_count("cannot watch the DHCP client on tap 'tap0' yet: No such device"), 1);
         fake_run(3 * REOPEN_MS);
         fake_port_back("tap0");
         assert_int_equal(guestwatch_active(), 0);
@@ -426,7 +402,7 @@ static void test_domain_gone_frees_its_watches(void **state) {
         /* the other domain's watch still reads */
         send_client("tap9", MAC, PKT_NM, false);
         fake_run(0);
-        assert_int_equal(log_count("domain=default_vm2 nic=" PCI " tap=tap9 DHCP type=1"), 1);
+        assert_int_equal(fake_log_count("domain=default_vm2 nic=" PCI " tap=tap9 DHCP type=1"), 1);
 }
 
 static void test_pod_lost_frees_its_watches(void **state) {
