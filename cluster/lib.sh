@@ -909,6 +909,16 @@ vm_oops() {
 		grep -a -v -m1 'soft lockup'
 }
 
+# vm_hung VMI FROM — 0 (and prints why) when a guest that pings (vm_start --ping) has written nothing at all
+# to its console since line FROM. Only meaningful where its network was cut meanwhile (a migration
+# nobody has repaired yet): a live pinging guest then always reports `ping-lost`. A guest frozen by a
+# TCG migration (no kernel message either) never does; callers report that as a platform fault.
+vm_hung() {
+	grep -F "relink.ping=" "$RUN/vms/$1/domain.xml" >/dev/null 2>&1 || return 1
+	[ "$(vm_log_mark "$1")" -le "$2" ] || return 1
+	echo "no console output at all since the migration (a pinging guest whose network was cut)"
+}
+
 # vm_log_mark VMI — number of console lines so far (use as FROM in vm_wait_log / vm_log_since).
 vm_log_mark() { local n; n=$(grep -c '' "$RUN/vms/$1/console.log" 2>/dev/null); echo "${n:-0}"; }
 
