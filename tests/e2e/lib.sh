@@ -299,6 +299,7 @@ e2e_invariants() {
 						"$(tail -n +$((rmark + 1)) "$RUN/n$node/relinkd.log" | grep -F "domain=$dom " |
 							grep -v ' debug ' | cut -c1-400 | tail -14)" \
 						"live NICs: $(pod_virsh "$pod" domiflist "$dom" 2>&1 | tr -s ' \n' ' ')" \
+						"domain state: $(pod_virsh "$pod" domstate --reason "$dom" 2>&1 | tr -s ' \n' ' ')" \
 						"$(diag_vm "$vmi")"
 				else
 					echo "# invariant: $vmi $rec: no verdict, relinkd on node $node is not running"
