@@ -291,7 +291,8 @@ e2e_invariants() {
 					# relinkd acted and the guest's network is still not back 90 s on: a live
 					# pinging guest would have said ping-lost by now
 					E2E_OOPSES=$((E2E_OOPSES + 1))
-					echo "# platform fault: $vmi hung after the migration to $pod ($oops)"
+					echo "# platform fault: $vmi hung after the migration to $pod ($oops); domain state:" \
+						"$(pod_virsh "$pod" domstate --reason "$dom" 2>&1 | tr -s ' \n' ' ')"
 					ok "invariant: $vmi $dev: relinkd's verdict vs the guest's lease # SKIP platform fault: guest hung after the TCG migration"
 				elif relinkd_running "$node"; then
 					not_ok "invariant: $vmi $dev: relinkd reached a verdict on $rec within 90 s" \
