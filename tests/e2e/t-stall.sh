@@ -67,11 +67,15 @@ for vmi in stuck healthy; do
 	( MIG_POD=${TGT[$vmi]}; migrate_run "$vmi" >"$RUN/vms/$vmi/stall.out" 2>&1 ) &
 	pids+=($!)
 done
-mig_failed=0
-for p in "${pids[@]}"; do wait "$p" || mig_failed=$((mig_failed + 1)); done
+# stuck's virsh may still have been talking to the daemon we stop (its last migration calls): whether
+# virsh then returns in time is not relinkd's business; that the domain runs on its target is checked
+# once the daemon is back (below). healthy's migration must simply succeed.
+wait "${pids[0]}"
+stuck_mig=$?
+wait "${pids[1]}"
+check_eq "healthy: live migration succeeded" "$?" 0
 wait "$watcher"
 STOPPED=$LV_S
-check_eq "both live migrations succeeded" "$mig_failed" 0
 for vmi in stuck healthy; do
 	[ "$(vm_pod "$vmi")" = "${TGT[$vmi]}" ] && E2E_PENDING+=("$vmi ${TGT[$vmi]} ${NICS[$vmi]} $RMARK ${MK[$vmi]}")
 done
@@ -93,6 +97,10 @@ t_cont=$(rl_ms)
 cont_stopped
 line=$(relinkd_wait 2 "domain=$DOM_S .* (verified|FAILED) kind=" 90 "$RMARK") || true
 check_re "stuck: relinkd verified it after the daemon came back" "$line" ' verified kind='
+check_eq "stuck: the domain runs in its target pod" \
+	"$(pod_virsh "${TGT[stuck]}" domstate "$DOM_S" 2>&1 | head -1)" running
+[ "$stuck_mig" = 0 ] || echo "# stuck: virsh migrate itself did not return success (its daemon was stopped under it):" \
+	"$(tail -2 "$RUN/vms/stuck/stall.out" | tr '\n' ' ')"
 echo "# stuck: SIGCONT → verified $(($(rl_ms) - t_cont)) ms (upper bound: polled)"
 check_lease "stuck: guest configured the target pod's address" "$(pod_addr "${TGT[stuck]}" eth0)" stuck eth0
 check_eq "stuck: link up" "$(pod_virsh "${TGT[stuck]}" domif-getlink "$DOM_S" "$(vm_nic_mac stuck eth0)" 2>/dev/null |
